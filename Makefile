@@ -1,0 +1,95 @@
+# vfs_smbdirect: SMB Direct (SMB3 over RDMA) for the Samba your
+# distribution ships. See README.md.
+#
+#   make              install build deps, prepare the Samba tree, build
+#   make waf          the same two targets through Samba's own waf build
+#   make check        unit tests on the host + integration tests in the VM
+#   make demo         build, boot the Soft-RoCE VM, show real traffic
+#   make install      module, daemon and man pages (DESTDIR honoured)
+
+SHELL := /bin/bash
+OUT ?= out
+export SMBDIRECT_CACHE ?= /var/cache/smbdirect
+
+DESTDIR ?=
+SBINDIR ?= /usr/sbin
+MANDIR ?= /usr/share/man
+# Where the distro's smbd looks for VFS modules ("smbd -b": MODULESDIR).
+MODULESDIR ?= $(shell smbd -b 2>/dev/null | sed -n 's/^ *MODULESDIR: //p')
+
+MANPAGES_XML := $(wildcard manpages/*.xml)
+MANPAGES := $(patsubst manpages/%.xml,$(OUT)/man/%,$(MANPAGES_XML))
+DOCBOOK_MAN_XSL := http://docbook.sourceforge.net/release/xsl/current/manpages/docbook.xsl
+
+.PHONY: all deps samba-tree build waf manpages check check-unit \
+	check-integration demo install uninstall clean vm-prepare
+
+all: build manpages
+
+deps:
+	@build/install-deps.sh build
+
+# The prepared tree's path is kept in $(OUT)/samba-src for the sub-makes.
+samba-tree: deps
+	@mkdir -p $(OUT)
+	@build/samba-tree.sh > $(OUT)/samba-src.new
+	@mv $(OUT)/samba-src.new $(OUT)/samba-src
+
+build: samba-tree
+	@$(MAKE) --no-print-directory -f build/compile.mk \
+		SAMBA_SRC="$$(cat $(OUT)/samba-src)" OUT=$(OUT)
+	@echo "built: $(OUT)/smbdirect.so $(OUT)/smbdirectd"
+
+# Samba's own in-tree build of the same two targets (slower: waf compiles
+# the Samba libraries the module depends on first).
+waf: samba-tree
+	@build/waf-build.sh "$$(cat $(OUT)/samba-src)" $(OUT)/waf
+
+manpages: $(MANPAGES)
+
+$(OUT)/man/%: manpages/%.xml
+	@mkdir -p $(OUT)/man
+	@echo "  MAN     $@"
+	@xsltproc --nonet --xinclude --param man.output.quietly 1 \
+		--output $@ $(DOCBOOK_MAN_XSL) $< 2>$@.log || \
+		{ cat $@.log; rm -f $@; exit 1; }
+	@if [ -s $@.log ]; then cat $@.log; rm -f $@; \
+		echo "$<: fix the warnings above"; exit 1; fi; rm -f $@.log
+
+# The whole suite (README's test command): unit tests on the host, then
+# both builds (fast and waf) checked inside the Soft-RoCE VM.
+check: check-unit check-integration
+
+check-unit: samba-tree
+	@build/install-deps.sh test
+	@$(MAKE) --no-print-directory -C selftest/unit check \
+		SAMBA_SRC="$$(cat $(OUT)/samba-src)"
+
+check-integration: build waf manpages
+	@build/install-deps.sh test
+	@selftest/run-integration
+
+vm-prepare:
+	@selftest/vm/prepare
+
+demo: build
+	@build/install-deps.sh test
+	@selftest/vm/run -- selftest/demo.sh
+
+install: build manpages
+	@test -n "$(MODULESDIR)" || \
+		{ echo "smbd -b shows no MODULESDIR: is samba installed?"; exit 1; }
+	install -d $(DESTDIR)$(MODULESDIR)/vfs $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(MANDIR)/man8
+	install -m 0644 $(OUT)/smbdirect.so $(DESTDIR)$(MODULESDIR)/vfs/smbdirect.so
+	install -m 0755 $(OUT)/smbdirectd $(DESTDIR)$(SBINDIR)/smbdirectd
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
+
+uninstall:
+	rm -f $(DESTDIR)$(MODULESDIR)/vfs/smbdirect.so \
+		$(DESTDIR)$(SBINDIR)/smbdirectd \
+		$(patsubst $(OUT)/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MANPAGES))
+
+clean:
+	rm -rf $(OUT)
+	@$(MAKE) --no-print-directory -C selftest/unit clean 2>/dev/null || true

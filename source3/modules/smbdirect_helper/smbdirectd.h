@@ -1,0 +1,52 @@
+/*
+ * smbdirectd: state shared by the listener and the connections
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _SMBDIRECTD_H_
+#define _SMBDIRECTD_H_
+
+#include "replace.h"
+#include <talloc.h>
+#include <tevent.h>
+
+struct smbdirectd_config;
+struct smbdirectd_listener;
+struct smbdirectd_conn;
+
+/* Bytes and messages moved, per connection and for the whole daemon. */
+struct smbdirectd_counters {
+	uint64_t pdus_to_smbd;
+	uint64_t bytes_to_smbd;
+	uint64_t pdus_to_client;
+	uint64_t bytes_to_client;
+	uint64_t rdma_sends;
+	uint64_t rdma_recvs;
+	uint64_t errors;
+};
+
+struct smbdirectd_ctx {
+	struct tevent_context *ev;
+	struct smbdirectd_config *cfg;
+	struct smbdirectd_listener *listener;
+
+	struct smbdirectd_conn *conns; /* DLIST */
+	uint32_t num_conns;
+	uint64_t next_conn_id;
+
+	/* Connections ever accepted and refused, and closed ones' sums. */
+	uint64_t accepted;
+	uint64_t refused;
+	struct smbdirectd_counters totals;
+};
+
+void smbdirectd_counters_add(struct smbdirectd_counters *sum,
+			     const struct smbdirectd_counters *c);
+
+#endif

@@ -1,0 +1,283 @@
+/*
+ * smbdirectd: the settings it takes from smb.conf
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#include "includes.h"
+#include "smbdirectd_config.h"
+
+#include <ifaddrs.h>
+
+#define PARM "smbdirect"
+
+static bool is_numeric_address(const char *s)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return inet_pton(AF_INET, s, &a4) == 1 ||
+	       inet_pton(AF_INET6, s, &a6) == 1;
+}
+
+static bool add_listen(struct smbdirectd_config *cfg, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->num_listen; i++) {
+		if (strcmp(cfg->listen[i], addr) == 0) {
+			return true;
+		}
+	}
+	cfg->listen = talloc_realloc(cfg,
+				     cfg->listen,
+				     const char *,
+				     cfg->num_listen + 2);
+	if (cfg->listen == NULL) {
+		return false;
+	}
+	cfg->listen[cfg->num_listen] = talloc_strdup(cfg->listen, addr);
+	if (cfg->listen[cfg->num_listen] == NULL) {
+		return false;
+	}
+	cfg->num_listen += 1;
+	cfg->listen[cfg->num_listen] = NULL;
+	return true;
+}
+
+/* An interface name ("eth1") stands for all its IPv4/IPv6 addresses. */
+static bool add_interface_addresses(struct smbdirectd_config *cfg,
+				    const char *ifname)
+{
+	struct ifaddrs *ifs = NULL;
+	struct ifaddrs *ifa = NULL;
+	bool found = false;
+	bool ok = true;
+
+	if (getifaddrs(&ifs) != 0) {
+		DBG_ERR("getifaddrs failed: %s\n", strerror(errno));
+		return false;
+	}
+	for (ifa = ifs; ifa != NULL && ok; ifa = ifa->ifa_next) {
+		char buf[INET6_ADDRSTRLEN];
+		const void *a = NULL;
+		int family;
+
+		if (ifa->ifa_addr == NULL ||
+		    strcmp(ifa->ifa_name, ifname) != 0) {
+			continue;
+		}
+		family = ifa->ifa_addr->sa_family;
+		if (family == AF_INET) {
+			a = &((struct sockaddr_in *)ifa->ifa_addr)->sin_addr;
+		} else if (family == AF_INET6) {
+			a = &((struct sockaddr_in6 *)ifa->ifa_addr)->sin6_addr;
+		} else {
+			continue;
+		}
+		if (inet_ntop(family, a, buf, sizeof(buf)) == NULL) {
+			continue;
+		}
+		found = true;
+		ok = add_listen(cfg, buf);
+	}
+	freeifaddrs(ifs);
+	if (!found) {
+		DBG_WARNING("interfaces: no address on interface %s\n",
+			    ifname);
+	}
+	return ok;
+}
+
+/*
+ * One "interfaces" entry: "ADDR[/MASK][;opt=val...]" or "IFNAME[;...]".
+ * Only entries with capability=RDMA are listened on: it is the same flag
+ * with which smbd advertises RDMA in FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+ * so clients look for SMB Direct exactly where smbdirectd listens.
+ */
+static bool parse_interface_entry(struct smbdirectd_config *cfg,
+				  const char *entry)
+{
+	TALLOC_CTX *frame = talloc_stackframe();
+	char *copy = talloc_strdup(frame, entry);
+	char *opts = NULL;
+	char *slash = NULL;
+	char *opt = NULL;
+	char *save = NULL;
+	bool rdma = false;
+	bool ok = true;
+
+	if (copy == NULL) {
+		TALLOC_FREE(frame);
+		return false;
+	}
+	opts = strchr(copy, ';');
+	if (opts != NULL) {
+		*opts++ = '\0';
+	}
+	for (opt = strtok_r(opts, ";", &save); opt != NULL;
+	     opt = strtok_r(NULL, ";", &save)) {
+		if (strncasecmp_m(opt, "capability=", 11) == 0 &&
+		    strequal(opt + 11, "RDMA")) {
+			rdma = true;
+		}
+	}
+	if (!rdma) {
+		TALLOC_FREE(frame);
+		return true;
+	}
+	slash = strchr(copy, '/');
+	if (slash != NULL) {
+		*slash = '\0';
+	}
+	if (is_numeric_address(copy)) {
+		ok = add_listen(cfg, copy);
+	} else {
+		ok = add_interface_addresses(cfg, copy);
+	}
+	TALLOC_FREE(frame);
+	return ok;
+}
+
+static bool parm_uint(const char *option,
+		      unsigned long def,
+		      unsigned long min,
+		      unsigned long max,
+		      uint32_t *value)
+{
+	unsigned long v = lp_parm_ulong(-1, PARM, option, def);
+
+	if (v < min || v > max) {
+		DBG_ERR("smb.conf: smbdirect:%s = %lu is out of range "
+			"(%lu..%lu)\n",
+			option,
+			v,
+			min,
+			max);
+		return false;
+	}
+	*value = v;
+	return true;
+}
+
+struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
+{
+	struct smbdirectd_config *cfg = NULL;
+	struct smbdirect_params *p = NULL;
+	struct smbdirect_err err = {0};
+	const char **list = NULL;
+	uint32_t v = 0;
+	size_t i;
+	bool ok = true;
+
+	cfg = talloc_zero(mem_ctx, struct smbdirectd_config);
+	if (cfg == NULL) {
+		return NULL;
+	}
+	p = &cfg->proto;
+	smbdirect_params_set_defaults(p);
+
+	ok &= parm_uint("receive credits", p->receive_credit_max, 1, 65535, &v);
+	p->receive_credit_max = v;
+	ok &= parm_uint("send credits", p->send_credit_target, 1, 65535, &v);
+	p->send_credit_target = v;
+	ok &= parm_uint("max send size", p->max_send_size,
+			SMBDIRECT_MIN_RECEIVE_SIZE, SMBDIRECT_MAX_MESSAGE_SIZE,
+			&p->max_send_size);
+	ok &= parm_uint("max receive size", p->max_receive_size,
+			SMBDIRECT_MIN_RECEIVE_SIZE, SMBDIRECT_MAX_MESSAGE_SIZE,
+			&p->max_receive_size);
+	ok &= parm_uint("max fragmented size", p->max_fragmented_size,
+			SMBDIRECT_MIN_FRAGMENTED_SIZE,
+			SMBDIRECT_MAX_FRAGMENTED_SIZE,
+			&p->max_fragmented_size);
+	ok &= parm_uint("max read write size", p->max_read_write_size,
+			65536, SMBDIRECT_MAX_READ_WRITE_SIZE_LIMIT,
+			&p->max_read_write_size);
+	ok &= parm_uint("keepalive interval", p->keepalive_interval_sec,
+			0, 3600, &p->keepalive_interval_sec);
+	ok &= parm_uint("keepalive timeout", p->keepalive_timeout_sec,
+			1, 3600, &p->keepalive_timeout_sec);
+	ok &= parm_uint("port", SMBDIRECTD_DEFAULT_PORT, 1, 65535, &v);
+	cfg->port = v;
+	ok &= parm_uint("smbd port", SMBDIRECTD_DEFAULT_SMBD_PORT, 1, 65535, &v);
+	cfg->smbd_port = v;
+	ok &= parm_uint("negotiate timeout",
+			SMBDIRECTD_DEFAULT_NEGOTIATE_TIMEOUT, 1, 600,
+			&cfg->negotiate_timeout_sec);
+	ok &= parm_uint("max connections",
+			SMBDIRECTD_DEFAULT_MAX_CONNECTIONS, 1, 65536,
+			&cfg->max_connections);
+	if (!ok) {
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+	if (smbdirect_params_validate(p, &err) != 0) {
+		DBG_ERR("smb.conf: %s\n", err.reason);
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+
+	cfg->smbd_address = talloc_strdup(
+		cfg,
+		lp_parm_const_string(-1, PARM, "smbd address",
+				     SMBDIRECTD_DEFAULT_SMBD_ADDRESS));
+	if (cfg->smbd_address == NULL ||
+	    !is_numeric_address(cfg->smbd_address)) {
+		DBG_ERR("smb.conf: smbdirect:smbd address must be a numeric "
+			"IPv4 or IPv6 address\n");
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+
+	list = lp_interfaces();
+	for (i = 0; list != NULL && list[i] != NULL && ok; i++) {
+		ok = parse_interface_entry(cfg, list[i]);
+	}
+	list = lp_parm_string_list(-1, PARM, "listen", NULL);
+	for (i = 0; list != NULL && list[i] != NULL && ok; i++) {
+		if (!is_numeric_address(list[i])) {
+			ok = add_interface_addresses(cfg, list[i]);
+			continue;
+		}
+		ok = add_listen(cfg, list[i]);
+	}
+	if (!ok) {
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void smbdirectd_config_log(const struct smbdirectd_config *cfg)
+{
+	const struct smbdirect_params *p = &cfg->proto;
+	size_t i;
+
+	for (i = 0; i < cfg->num_listen; i++) {
+		DBG_WARNING("listen address %s port %u\n",
+			    cfg->listen[i],
+			    cfg->port);
+	}
+	DBG_WARNING("relay to smbd at %s port %u; receive credits %u, send "
+		    "credits %u, max send %u, max receive %u, max fragmented "
+		    "%u, max read/write %u, keepalive %u s (timeout %u s), "
+		    "negotiate timeout %u s, max connections %u\n",
+		    cfg->smbd_address,
+		    cfg->smbd_port,
+		    p->receive_credit_max,
+		    p->send_credit_target,
+		    p->max_send_size,
+		    p->max_receive_size,
+		    p->max_fragmented_size,
+		    p->max_read_write_size,
+		    p->keepalive_interval_sec,
+		    p->keepalive_timeout_sec,
+		    cfg->negotiate_timeout_sec,
+		    cfg->max_connections);
+}

@@ -1,0 +1,54 @@
+/*
+ * smbdirectd: the settings it takes from smb.conf
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _SMBDIRECTD_CONFIG_H_
+#define _SMBDIRECTD_CONFIG_H_
+
+#include "replace.h"
+#include <talloc.h>
+#include "smbdirect_proto.h"
+
+/* IANA port for SMB Direct over iWARP; IB and RoCE may also use 445. */
+#define SMBDIRECTD_DEFAULT_PORT 5445
+#define SMBDIRECTD_DEFAULT_SMBD_ADDRESS "127.0.0.1"
+#define SMBDIRECTD_DEFAULT_SMBD_PORT 445
+#define SMBDIRECTD_DEFAULT_NEGOTIATE_TIMEOUT 5
+#define SMBDIRECTD_DEFAULT_MAX_CONNECTIONS 256
+
+struct smbdirectd_config {
+	/* [MS-SMBD] sizes, credits and keepalive */
+	struct smbdirect_params proto;
+
+	/* The addresses to listen on, numeric, IPv4 or IPv6. */
+	const char **listen;
+	size_t num_listen;
+	uint16_t port;
+
+	/* Where smbd accepts the relayed connections. */
+	const char *smbd_address;
+	uint16_t smbd_port;
+
+	/* A peer that connects but sends no negotiate request is dropped. */
+	uint32_t negotiate_timeout_sec;
+	uint32_t max_connections;
+};
+
+/*
+ * Read the [global] "interfaces" entries marked capability=RDMA and the
+ * "smbdirect:" options of the loaded smb.conf. NULL (with the reason
+ * logged) when an option is out of range.
+ */
+struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx);
+
+/* Log the effective settings at level 1. */
+void smbdirectd_config_log(const struct smbdirectd_config *cfg);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * smbdirectd: rdma_cm listeners and the event channel
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _SMBDIRECTD_LISTEN_H_
+#define _SMBDIRECTD_LISTEN_H_
+
+#include "smbdirectd.h"
+
+/*
+ * Create the rdma_cm event channel (watched by ctx->ev) and listen on
+ * every configured address. Addresses that cannot be bound (no RDMA
+ * device behind them, already in use) are logged and skipped; false
+ * when none could be.
+ */
+bool smbdirectd_listen_start(struct smbdirectd_ctx *ctx);
+
+/* Stop listening; connections go on. */
+void smbdirectd_listen_stop(struct smbdirectd_ctx *ctx);
+
+#endif
