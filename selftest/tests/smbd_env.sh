@@ -15,7 +15,7 @@ SMBD_ENV_PASS=smbdirect-test
 
 smbd_env_init() {
 	SMBD_ENV_DIR=$1
-	mkdir -p "$SMBD_ENV_DIR"/{share,lock,state,cache,private,log,pid}
+	mkdir -p "$SMBD_ENV_DIR"/{share,lock,state,cache,private,log,pid,ncalrpc}
 	SMBD_ENV_CONF=$SMBD_ENV_DIR/smb.conf
 }
 
@@ -46,6 +46,7 @@ smbd_env_start() {
 	cache directory = $d/cache
 	private dir = $d/private
 	pid directory = $d/pid
+	ncalrpc dir = $d/ncalrpc
 	log file = $d/log/log.%m
 	max log size = 0
 	log level = 3
@@ -62,15 +63,17 @@ ${SMBD_ENV_GLOBAL_EXTRA:-}
 ${share_lines}
 EOF
 	printf '%s\n%s\n' "$SMBD_ENV_PASS" "$SMBD_ENV_PASS" |
-		smbpasswd -c "$SMBD_ENV_CONF" -s -a "$SMBD_ENV_USER" >/dev/null ||
+		smbpasswd -c "$SMBD_ENV_CONF" -s -a "$SMBD_ENV_USER" \
+			>"$d/log/smbpasswd.out" 2>&1 || {
+		cat "$d/log/smbpasswd.out" >&2
 		return 1
+	}
 	smbd -s "$SMBD_ENV_CONF" -D || return 1
-	# Ready when it accepts connections on 445.
+	# Ready when it listens on 445 (smbclient would take seconds to
+	# start under TCG).
 	local i
-	for i in $(seq 100); do
-		if smbclient -s "$SMBD_ENV_CONF" -N -L 127.0.0.1 \
-			>/dev/null 2>&1 ||
-			[ -n "$(ss -Hltn 'sport = :445')" ]; then
+	for i in $(seq 150); do
+		if [ -n "$(ss -Hltn 'sport = :445')" ]; then
 			return 0
 		fi
 		sleep 0.2
@@ -101,10 +104,18 @@ smbd_env_mount() {
 	local mnt=$1 opts=${2:-}
 	mkdir -p "$mnt"
 	mount -t cifs "//${SMBDIRECT_VM_IP:-127.0.0.1}/share" "$mnt" \
-		-o "vers=3.1.1,username=$SMBD_ENV_USER,password=$SMBD_ENV_PASS,cache=none${opts:+,$opts}"
+		-o "vers=3.1.1,username=$SMBD_ENV_USER,password=$SMBD_ENV_PASS,cache=${SMBD_ENV_CACHE:-none}${opts:+,$opts}"
 }
 
 # The log lines of every smbd process of this instance.
 smbd_env_logs() {
 	cat "$SMBD_ENV_DIR"/log/log.* 2>/dev/null
+}
+
+# Keep this instance's logs (smbd, smbdirectd) with the test results.
+smbd_env_save_logs() {
+	local dest=${SMBDIRECT_RESULTS:-}/${1:-$(basename "$0" .sh)}.logs
+	[ -n "${SMBDIRECT_RESULTS:-}" ] && [ -d "${SMBD_ENV_DIR:-}/log" ] || return 0
+	mkdir -p "$dest" && cp -r "$SMBD_ENV_DIR/log/." "$dest/" 2>/dev/null
+	return 0
 }

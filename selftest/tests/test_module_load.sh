@@ -18,6 +18,7 @@ mnt=$work/mnt
 cleanup() {
 	umount -f "$mnt" 2>/dev/null
 	smbd_env_stop
+	smbd_env_save_logs
 	rm -rf "$work"
 }
 trap cleanup EXIT

@@ -117,9 +117,11 @@ static bool parse_interface_entry(struct smbdirectd_config *cfg,
 		return false;
 	}
 	opts = strchr(copy, ';');
-	if (opts != NULL) {
-		*opts++ = '\0';
+	if (opts == NULL) {
+		TALLOC_FREE(frame); /* no capability=RDMA */
+		return true;
 	}
+	*opts++ = '\0';
 	for (opt = strtok_r(opts, ";", &save); opt != NULL;
 	     opt = strtok_r(NULL, ";", &save)) {
 		if (strncasecmp_m(opt, "capability=", 11) == 0 &&

@@ -435,6 +435,17 @@ static bool post_send(struct smbdirectd_conn *conn,
 	return true;
 }
 
+/* The negotiate response: raw bytes, outside the data transfer format. */
+static bool send_raw(struct smbdirectd_conn *conn,
+		     uint32_t idx,
+		     const uint8_t *data,
+		     size_t len)
+{
+	SMB_ASSERT(len <= conn->send.size);
+	memcpy(buf_ptr(&conn->send, idx), data, len);
+	return post_send(conn, idx, len);
+}
+
 /* Copy one message (header and a slice of the PDU) into a buffer, post. */
 static bool send_msg(struct smbdirectd_conn *conn,
 		     uint32_t idx,
@@ -554,7 +565,7 @@ static void conn_write_to_smbd(struct smbdirectd_conn *conn,
 			       size_t len)
 {
 	struct tevent_req *subreq = NULL;
-	struct iovec iov[2];
+	struct iovec *iov = NULL;
 	uint8_t *hdr = NULL;
 
 	if (len > NBT_MAX_LEN) {
@@ -562,9 +573,14 @@ static void conn_write_to_smbd(struct smbdirectd_conn *conn,
 			   "SMB2 stream framing allows", len);
 		return;
 	}
-	/* hdr is a talloc child of the PDU: both live until written. */
+	/*
+	 * hdr and iov are talloc children of the PDU: all live until written
+	 * (tstream_writev_queue_send keeps the vector itself, not a copy,
+	 * while the request waits in the queue).
+	 */
 	hdr = talloc_array(pdu, uint8_t, NBT_HDR_SIZE);
-	if (hdr == NULL) {
+	iov = talloc_array(pdu, struct iovec, 2);
+	if (hdr == NULL || iov == NULL) {
 		conn_close(conn, "out of memory");
 		return;
 	}
@@ -931,7 +947,6 @@ static void conn_handle_negotiate(struct smbdirectd_conn *conn,
 				  size_t len)
 {
 	uint8_t resp[SMBDIRECT_NEGOTIATE_RESP_SIZE];
-	struct smbdirect_send_msg msg = {0};
 	struct smbdirect_err err = {0};
 	enum smbdirect_negotiate_action action;
 	uint32_t idx;
@@ -949,8 +964,6 @@ static void conn_handle_negotiate(struct smbdirectd_conn *conn,
 		conn_close(conn, "negotiate: no send buffer");
 		return;
 	}
-	memcpy(msg.hdr, resp, sizeof(resp));
-	msg.hdr_len = sizeof(resp);
 	if (action == SMBDIRECT_NEGOTIATE_REJECT) {
 		conn->counters.errors += 1;
 		DBG_ERR("connection %" PRIu64 " from %s: negotiate refused: "
@@ -959,10 +972,10 @@ static void conn_handle_negotiate(struct smbdirectd_conn *conn,
 			conn->peer,
 			err.reason);
 		conn->close_after_send = true;
-		send_msg(conn, idx, &msg, NULL);
+		send_raw(conn, idx, resp, sizeof(resp));
 		return;
 	}
-	if (!send_msg(conn, idx, &msg, NULL)) {
+	if (!send_raw(conn, idx, resp, sizeof(resp))) {
 		return;
 	}
 
@@ -1199,7 +1212,7 @@ static bool conn_setup_verbs(struct smbdirectd_conn *conn,
 			strerror(errno));
 		return false;
 	}
-	if (!set_blocking(conn->comp_ch->fd, false)) {
+	if (set_blocking(conn->comp_ch->fd, false) != 0) {
 		return false;
 	}
 	conn->cq = ibv_create_cq(conn->cm_id->verbs,

@@ -210,7 +210,7 @@ bool smbdirectd_listen_start(struct smbdirectd_ctx *ctx)
 		return false;
 	}
 	talloc_set_destructor(l, listener_destructor);
-	if (!set_blocking(l->channel->fd, false)) {
+	if (set_blocking(l->channel->fd, false) != 0) {
 		TALLOC_FREE(l);
 		return false;
 	}

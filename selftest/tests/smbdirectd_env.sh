@@ -1,0 +1,78 @@
+# smbdirectd beside the private smbd of smbd_env.sh (sourced, not run).
+#
+#   smbdirectd_env_start [BIN]   start it (foreground, logging to a file)
+#                                on the smb.conf of smbd_env_start
+#   smbdirectd_env_stop          SIGTERM, wait, return its exit status
+#   smbdirectd_env_alive         is it still running?
+#   smbdirectd_env_log           its log so far
+#   cifs_inline_io               make cifs.ko send all I/O inline
+#   smbd_env_mount_rdma MNT [OPTS]
+
+SMBDIRECTD_ENV_PID=
+
+smbdirectd_env_start() {
+	local bin=${1:-$repo/out/smbdirectd} i
+	SMBDIRECTD_ENV_LOG=$SMBD_ENV_DIR/log/smbdirectd.out
+	"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout -d "${SMBDIRECTD_ENV_DEBUG:-3}" \
+		>"$SMBDIRECTD_ENV_LOG" 2>&1 &
+	SMBDIRECTD_ENV_PID=$!
+	for i in $(seq 100); do
+		grep -q "listening for SMB Direct" "$SMBDIRECTD_ENV_LOG" && return 0
+		kill -0 "$SMBDIRECTD_ENV_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "smbdirectd did not start listening:" >&2
+	tail -20 "$SMBDIRECTD_ENV_LOG" >&2
+	return 1
+}
+
+smbdirectd_env_alive() {
+	[ -n "$SMBDIRECTD_ENV_PID" ] && kill -0 "$SMBDIRECTD_ENV_PID" 2>/dev/null
+}
+
+smbdirectd_env_log() {
+	cat "$SMBDIRECTD_ENV_LOG" 2>/dev/null
+}
+
+smbdirectd_env_stop() {
+	local pid=$SMBDIRECTD_ENV_PID rc i
+	[ -n "$pid" ] || return 0
+	SMBDIRECTD_ENV_PID=
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 150); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			rc=$?
+			return $rc
+		fi
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 124
+}
+
+# Until smbdirectd offloads READ/WRITE with RDMA channels, cifs.ko must not
+# ask for them. It offloads every unsigned I/O of at least
+# /proc/fs/cifs/rdma_readwrite_threshold, and caps that threshold at the
+# server's MaxFragmentedSize (1 MiB): so raise the threshold and keep
+# rsize/wsize below 1 MiB (CIFS_INLINE_OPTS).
+#
+# Writes stay at one page: cifs.ko 6.1's smbd_send() sizes the pieces of
+# an inline write's page array by remaining_data_length instead of the
+# page's own length, so an inline write of several pages sends bytes from
+# beyond each page (seen here: a 64 KiB write arrived shifted by 1264
+# bytes after every page). Only page-aligned, one-page writes are exact,
+# which the page cache (cache=strict) with wsize=4096 guarantees; with
+# the default threshold cifs.ko never sends such writes inline.
+CIFS_INLINE_OPTS=rsize=524288,wsize=4096
+cifs_inline_io() {
+	modprobe cifs || return 1
+	echo 2147483647 >/proc/fs/cifs/rdma_readwrite_threshold
+}
+
+smbd_env_mount_rdma() {
+	local mnt=$1 opts=${2:-}
+	SMBD_ENV_CACHE=strict smbd_env_mount "$mnt" \
+		"rdma,$CIFS_INLINE_OPTS${opts:+,$opts}"
+}
