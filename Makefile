@@ -60,10 +60,11 @@ $(OUT)/man/%: manpages/%.xml
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
 check: check-unit check-integration
 
-check-unit: samba-tree
+check-unit: samba-tree manpages
 	@build/install-deps.sh test
 	@$(MAKE) --no-print-directory -C selftest/unit check \
 		SAMBA_SRC="$$(cat $(OUT)/samba-src)"
+	@selftest/check-manpage-options.sh
 
 check-integration: build waf manpages
 	@build/install-deps.sh test

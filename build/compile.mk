@@ -59,7 +59,9 @@ PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirect_proto.c)
 DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
-	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c) \
+	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
+	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
+	smbdirectd_status.c) \
 	$(PROTO_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
@@ -100,3 +102,32 @@ $(OUT)/smbdirect.so: $(MODULE_OBJ)
 $(OUT)/smbdirectd: $(DAEMON_OBJ)
 	$(Q_LD)$(CC) -o $@ $^ $(LDFLAGS_COMMON) -pie -Wl,-rpath,$(PRIVATELIBDIR) \
 		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm
+
+# ---------------------------------------------------------------------
+# selftest/tools/smbdirect_badclient: an SMB Direct client that sends
+# malformed traffic on purpose (selftest/tests/test_malformed.sh).
+# Plain C on librdmacm, libibverbs and talloc, linked with the protocol
+# core's encoders; no Samba library and no config.h, so its objects are
+# kept apart from the daemon's.
+BADCLIENT := $(OUT)/smbdirect_badclient
+BADCLIENT_OBJDIR := $(OUT)/obj-badclient
+BADCLIENT_OBJ := $(addprefix $(BADCLIENT_OBJDIR)/, \
+	smbdirect_badclient.o smbdirect_pdu.o smbdirect_fragment.o)
+BADCLIENT_CFLAGS := $(CFLAGS) -std=gnu99 -fstack-protector-strong $(WARN) \
+	-D_GNU_SOURCE -I source3/modules/smbdirect_helper -I $(SAMBA_SRC)
+
+all: $(BADCLIENT)
+
+$(BADCLIENT_OBJDIR):
+	mkdir -p $@
+
+$(BADCLIENT_OBJDIR)/%.o: selftest/tools/%.c $(HEADERS) | $(BADCLIENT_OBJDIR)
+	$(Q_CC)$(CC) $(BADCLIENT_CFLAGS) -c $< -o $@
+
+$(BADCLIENT_OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) \
+		| $(BADCLIENT_OBJDIR)
+	$(Q_CC)$(CC) $(BADCLIENT_CFLAGS) -c $< -o $@
+
+$(BADCLIENT): $(BADCLIENT_OBJ)
+	$(Q_LD)$(CC) -o $@ $^ -Wl,--as-needed -Wl,-z,relro -Wl,-z,now \
+		-ltalloc -lrdmacm -libverbs

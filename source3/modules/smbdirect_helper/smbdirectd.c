@@ -31,6 +31,9 @@
 #include "smbdirectd_conn.h"
 #include "smbdirectd_devices.h"
 #include "smbdirectd_listen.h"
+#include "smbdirectd_dev.h"
+#include "smbdirectd_pool.h"
+#include "smbdirectd_status.h"
 
 #define SMBDIRECTD_NAME "smbdirectd"
 
@@ -151,16 +154,26 @@ static void smbdirectd_shutdown(struct smbdirectd_state *state)
 	}
 	TALLOC_FREE(te);
 	smbdirectd_conn_free_all(ctx);
+	smbdirectd_dev_free_all(ctx);
+	smbdirectd_status_write(ctx);
 	DBG_ERR("connections: %" PRIu64 " accepted, %" PRIu64 " refused; "
 		"to smbd %" PRIu64 " PDUs / %" PRIu64 " bytes, to clients "
-		"%" PRIu64 " PDUs / %" PRIu64 " bytes, errors %" PRIu64 "\n",
+		"%" PRIu64 " PDUs / %" PRIu64 " bytes, errors %" PRIu64 "; "
+		"offloaded WRITE %" PRIu64 " ops / %" PRIu64 " bytes, READ "
+		"%" PRIu64 " ops / %" PRIu64 " bytes, offload failures "
+		"%" PRIu64 "\n",
 		ctx->accepted,
 		ctx->refused,
 		ctx->totals.pdus_to_smbd,
 		ctx->totals.bytes_to_smbd,
 		ctx->totals.pdus_to_client,
 		ctx->totals.bytes_to_client,
-		ctx->totals.errors);
+		ctx->totals.errors,
+		ctx->totals.offload_write_ops,
+		ctx->totals.offload_write_bytes,
+		ctx->totals.offload_read_ops,
+		ctx->totals.offload_read_bytes,
+		ctx->totals.offload_failures);
 	TALLOC_FREE(ctx->listener);
 }
 
@@ -373,12 +386,20 @@ int main(int argc, const char *argv[])
 			    EINVAL);
 	}
 	smbdirectd_config_log(state->ctx->cfg);
+	state->ctx->pool = smbdirectd_pool_create(state->ctx,
+						  state->ctx->cfg->pool_size);
+	if (state->ctx->pool == NULL) {
+		exit_daemon("creating the offload pool (memfd) failed", errno);
+	}
 	if (!smbdirectd_listen_start(state->ctx)) {
 		exit_daemon("could not listen on any RDMA address (see the "
 			    "log)",
 			    EADDRNOTAVAIL);
 	}
 
+	if (!smbdirectd_status_start(state->ctx)) {
+		exit_daemon("setting up the status file failed", ENOMEM);
+	}
 	if (daemon_cfg->daemon) {
 		daemon_ready(SMBDIRECTD_NAME);
 	}

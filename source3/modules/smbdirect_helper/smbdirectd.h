@@ -19,6 +19,8 @@
 struct smbdirectd_config;
 struct smbdirectd_listener;
 struct smbdirectd_conn;
+struct smbdirectd_dev;
+struct smbdirectd_pool;
 
 /* Bytes and messages moved, per connection and for the whole daemon. */
 struct smbdirectd_counters {
@@ -29,12 +31,23 @@ struct smbdirectd_counters {
 	uint64_t rdma_sends;
 	uint64_t rdma_recvs;
 	uint64_t errors;
+
+	/* SMB2 WRITE whose data came by RDMA READ from the client */
+	uint64_t offload_write_ops;
+	uint64_t offload_write_bytes;
+	/* SMB2 READ whose data went by RDMA WRITE to the client */
+	uint64_t offload_read_ops;
+	uint64_t offload_read_bytes;
+	/* offloaded requests that failed (RDMA error, bad descriptors) */
+	uint64_t offload_failures;
 };
 
 struct smbdirectd_ctx {
 	struct tevent_context *ev;
 	struct smbdirectd_config *cfg;
 	struct smbdirectd_listener *listener;
+	struct smbdirectd_pool *pool;	/* registered memory for offload */
+	struct smbdirectd_dev *devs;	/* DLIST: PD + pool MR per device */
 
 	struct smbdirectd_conn *conns; /* DLIST */
 	uint32_t num_conns;

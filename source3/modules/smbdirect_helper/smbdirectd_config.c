@@ -215,7 +215,18 @@ struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
 	ok &= parm_uint("max connections",
 			SMBDIRECTD_DEFAULT_MAX_CONNECTIONS, 1, 65536,
 			&cfg->max_connections);
+	ok &= parm_uint("pool size", SMBDIRECTD_DEFAULT_POOL_SIZE_MB, 1,
+			65536, &v);
+	cfg->pool_size = (size_t)v << 20;
 	if (!ok) {
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+	if (cfg->pool_size < p->max_read_write_size) {
+		DBG_ERR("smb.conf: smbdirect:pool size (%zu MiB) must hold at "
+			"least one smbdirect:max read write size (%u bytes)\n",
+			cfg->pool_size >> 20,
+			p->max_read_write_size);
 		TALLOC_FREE(cfg);
 		return NULL;
 	}
@@ -269,7 +280,8 @@ void smbdirectd_config_log(const struct smbdirectd_config *cfg)
 	DBG_WARNING("relay to smbd at %s port %u; receive credits %u, send "
 		    "credits %u, max send %u, max receive %u, max fragmented "
 		    "%u, max read/write %u, keepalive %u s (timeout %u s), "
-		    "negotiate timeout %u s, max connections %u\n",
+		    "negotiate timeout %u s, max connections %u, offload pool "
+		    "%zu MiB\n",
 		    cfg->smbd_address,
 		    cfg->smbd_port,
 		    p->receive_credit_max,
@@ -281,5 +293,6 @@ void smbdirectd_config_log(const struct smbdirectd_config *cfg)
 		    p->keepalive_interval_sec,
 		    p->keepalive_timeout_sec,
 		    cfg->negotiate_timeout_sec,
-		    cfg->max_connections);
+		    cfg->max_connections,
+		    cfg->pool_size >> 20);
 }

@@ -22,6 +22,10 @@
 #define SMBDIRECTD_DEFAULT_SMBD_PORT 445
 #define SMBDIRECTD_DEFAULT_NEGOTIATE_TIMEOUT 5
 #define SMBDIRECTD_DEFAULT_MAX_CONNECTIONS 256
+#define SMBDIRECTD_DEFAULT_POOL_SIZE_MB 64
+
+/* Buffer descriptors accepted per READ/WRITE (cifs.ko sends one). */
+#define SMBDIRECTD_MAX_DESCRIPTORS 16
 
 struct smbdirectd_config {
 	/* [MS-SMBD] sizes, credits and keepalive */
@@ -39,6 +43,9 @@ struct smbdirectd_config {
 	/* A peer that connects but sends no negotiate request is dropped. */
 	uint32_t negotiate_timeout_sec;
 	uint32_t max_connections;
+
+	/* Registered memory for RDMA READ/WRITE offload, in bytes. */
+	size_t pool_size;
 };
 
 /*

@@ -31,103 +31,15 @@
 #include "smbdirectd.h"
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
+#include "smbdirectd_conn_private.h"
+#include "smbdirectd_dev.h"
 #include "smbdirectd_smb2.h"
+#include "smbdirectd_status.h"
 #include "smbdirect_proto.h"
 
 #include <rdma/rdma_cma.h>
 #include <infiniband/verbs.h>
 
-/* wr_id: the buffer index in the low 32 bits, its kind above. */
-#define WR_RECV 1ULL
-#define WR_SEND 2ULL
-#define WR_ID(kind, idx) (((kind) << 32) | (uint32_t)(idx))
-#define WR_KIND(id) ((id) >> 32)
-#define WR_IDX(id) ((uint32_t)(id))
-
-/*
- * Stop reading from smbd while this much is waiting to go out over RDMA,
- * and stop re-posting receives (so stop granting credits) while this much
- * is waiting to be written to smbd: both directions stay bounded.
- */
-#define RELAY_HIGH_WATER (32 * 1024 * 1024)
-
-/* The stream header smbd expects in front of every SMB2 PDU. */
-#define NBT_HDR_SIZE 4
-#define NBT_MAX_LEN 0x00FFFFFF
-
-enum conn_state {
-	CONN_ACCEPTING,	 /* rdma_accept sent, not yet ESTABLISHED */
-	CONN_NEGOTIATE,	 /* waiting for the [MS-SMBD] negotiate request */
-	CONN_RUNNING,	 /* negotiated, relaying */
-	CONN_CLOSING,	 /* disconnect requested, waiting for DISCONNECTED */
-	CONN_DONE,	 /* the caller may free it */
-};
-
-struct buf_array {
-	uint8_t *mem;
-	struct ibv_mr *mr;
-	uint32_t count;
-	uint32_t size;
-	uint32_t *free_stack;
-	uint32_t num_free;
-};
-
-struct out_pdu {
-	struct out_pdu *prev, *next;
-	uint8_t *data; /* the SMB2 PDU without the stream header */
-	size_t len;
-	struct smbdirect_frag_tx tx;
-	bool started;
-};
-
-struct smbdirectd_conn {
-	struct smbdirectd_conn *prev, *next;
-	struct smbdirectd_ctx *ctx;
-	uint64_t id;
-	enum conn_state state;
-	char peer[INET6_ADDRSTRLEN + 8];
-	char *close_reason;
-
-	struct rdma_cm_id *cm_id;
-	struct ibv_pd *pd;
-	struct ibv_comp_channel *comp_ch;
-	struct ibv_cq *cq;
-	bool qp_created;
-	struct tevent_fd *cq_fde;
-	struct buf_array recv;
-	struct buf_array send;
-	uint32_t sends_in_flight;
-	bool close_after_send; /* negotiate rejected: send, then close */
-
-	struct smbdirect_proto *proto;
-
-	/* SMB2 PDUs from smbd waiting for send credits and buffers */
-	struct out_pdu *out_queue;
-	size_t out_bytes;
-
-	/* The loopback TCP connection to smbd */
-	struct tstream_context *smbd;
-	struct tevent_queue *smbd_queue;
-	struct tevent_req *smbd_read_req;
-	uint16_t smbd_local_port;
-	size_t to_smbd_bytes; /* written to tstream but not yet completed */
-	struct smbd_pending {
-		struct smbd_pending *prev, *next;
-		uint8_t *pdu;
-		size_t len;
-	} *pending_to_smbd; /* PDUs received before the TCP connect finished */
-
-	struct tevent_timer *negotiate_timer;
-	struct tevent_timer *idle_timer;
-	struct timeval last_recv;
-
-	struct smbdirectd_counters counters;
-};
-
-static void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
-	PRINTF_ATTRIBUTE(2, 3);
-static void conn_pump(struct smbdirectd_conn *conn);
-static void conn_smbd_read_next(struct smbdirectd_conn *conn);
 
 void smbdirectd_counters_add(struct smbdirectd_counters *sum,
 			     const struct smbdirectd_counters *c)
@@ -139,6 +51,11 @@ void smbdirectd_counters_add(struct smbdirectd_counters *sum,
 	sum->rdma_sends += c->rdma_sends;
 	sum->rdma_recvs += c->rdma_recvs;
 	sum->errors += c->errors;
+	sum->offload_write_ops += c->offload_write_ops;
+	sum->offload_write_bytes += c->offload_write_bytes;
+	sum->offload_read_ops += c->offload_read_ops;
+	sum->offload_read_bytes += c->offload_read_bytes;
+	sum->offload_failures += c->offload_failures;
 }
 
 /* ------------------------------------------------------------------ */
@@ -163,7 +80,7 @@ static bool buf_array_init(struct smbdirectd_conn *conn,
 		b->free_stack[i] = count - 1 - i;
 	}
 	b->num_free = count;
-	b->mr = ibv_reg_mr(conn->pd, b->mem, (size_t)count * size, access);
+	b->mr = ibv_reg_mr(conn->dev->pd, b->mem, (size_t)count * size, access);
 	if (b->mr == NULL) {
 		DBG_ERR("%s: ibv_reg_mr of %u x %u bytes failed: %s (is "
 			"RLIMIT_MEMLOCK too low?)\n",
@@ -226,9 +143,6 @@ static int conn_destructor(struct smbdirectd_conn *conn)
 	if (conn->comp_ch != NULL) {
 		ibv_destroy_comp_channel(conn->comp_ch);
 	}
-	if (conn->pd != NULL) {
-		ibv_dealloc_pd(conn->pd);
-	}
 	if (conn->cm_id != NULL) {
 		rdma_destroy_id(conn->cm_id);
 	}
@@ -265,7 +179,7 @@ static void conn_reap(struct smbdirectd_conn *conn)
 	tevent_schedule_immediate(im, conn->ctx->ev, conn_reap_now, conn);
 }
 
-static void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
+void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -328,6 +242,62 @@ void smbdirectd_conn_free_all(struct smbdirectd_ctx *ctx)
 	}
 }
 
+void smbdirectd_conn_sum_counters(struct smbdirectd_ctx *ctx,
+				  struct smbdirectd_counters *sum)
+{
+	struct smbdirectd_conn *conn = NULL;
+
+	for (conn = ctx->conns; conn != NULL; conn = conn->next) {
+		smbdirectd_counters_add(sum, &conn->counters);
+	}
+}
+
+static const char *conn_state_name(enum conn_state s)
+{
+	switch (s) {
+	case CONN_ACCEPTING:
+		return "accepting";
+	case CONN_NEGOTIATE:
+		return "negotiating";
+	case CONN_RUNNING:
+		return "running";
+	case CONN_CLOSING:
+		return "closing";
+	case CONN_DONE:
+		return "done";
+	}
+	return "?";
+}
+
+char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
+				   TALLOC_CTX *mem_ctx,
+				   char *text)
+{
+	struct smbdirectd_conn *conn = NULL;
+
+	for (conn = ctx->conns; conn != NULL && text != NULL;
+	     conn = conn->next) {
+		const struct smbdirect_proto *p = conn->proto;
+
+		text = talloc_asprintf_append(
+			text,
+			"conn id=%" PRIu64 " peer=%s smbd_port=%u state=%s "
+			"max_send=%u max_receive=%u max_read_write=%u "
+			"send_credits=%u receive_credits=%u %s\n",
+			conn->id,
+			conn->peer,
+			conn->smbd_local_port,
+			conn_state_name(conn->state),
+			p != NULL ? p->max_send_size : 0,
+			p != NULL ? p->max_receive_size : 0,
+			p != NULL ? p->max_read_write_size : 0,
+			p != NULL ? p->credits.send_credits : 0,
+			p != NULL ? p->credits.recv_granted : 0,
+			smbdirectd_counters_string(mem_ctx, &conn->counters));
+	}
+	return text;
+}
+
 void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 				int level)
 {
@@ -339,6 +309,8 @@ void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 	       "to smbd %" PRIu64 " PDUs / %" PRIu64 " bytes, to client "
 	       "%" PRIu64 " PDUs / %" PRIu64 " bytes, RDMA sends %" PRIu64
 	       ", receives %" PRIu64 ", errors %" PRIu64
+	       "; offloaded WRITE %" PRIu64 " ops / %" PRIu64 " bytes, READ "
+	       "%" PRIu64 " ops / %" PRIu64 " bytes, offload failures %" PRIu64
 	       "; send credits %u, receive credits granted %u, max send "
 	       "%u, max receive %u\n",
 	       conn->id,
@@ -351,6 +323,11 @@ void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 	       c->rdma_sends,
 	       c->rdma_recvs,
 	       c->errors,
+	       c->offload_write_ops,
+	       c->offload_write_bytes,
+	       c->offload_read_ops,
+	       c->offload_read_bytes,
+	       c->offload_failures,
 	       p != NULL ? p->credits.send_credits : 0,
 	       p != NULL ? p->credits.recv_granted : 0,
 	       p != NULL ? p->max_send_size : 0,
@@ -409,7 +386,8 @@ static bool post_recvs(struct smbdirectd_conn *conn)
 
 static bool post_send(struct smbdirectd_conn *conn,
 		      uint32_t idx,
-		      size_t len)
+		      size_t len,
+		      const struct out_pdu *inv)
 {
 	struct ibv_send_wr wr = {0};
 	struct ibv_send_wr *bad = NULL;
@@ -424,6 +402,15 @@ static bool post_send(struct smbdirectd_conn *conn,
 	wr.num_sge = 1;
 	wr.opcode = IBV_WR_SEND;
 	wr.send_flags = IBV_SEND_SIGNALED;
+	if (inv != NULL) {
+		/* the client's memory region dies with this message */
+		wr.opcode = IBV_WR_SEND_WITH_INV;
+		wr.invalidate_rkey = inv->invalidate_rkey;
+		DBG_DEBUG("connection %" PRIu64 ": send with invalidate of "
+			  "rkey 0x%x\n",
+			  conn->id,
+			  inv->invalidate_rkey);
+	}
 	ret = ibv_post_send(conn->cm_id->qp, &wr, &bad);
 	if (ret != 0) {
 		buf_put(&conn->send, idx);
@@ -443,15 +430,18 @@ static bool send_raw(struct smbdirectd_conn *conn,
 {
 	SMB_ASSERT(len <= conn->send.size);
 	memcpy(buf_ptr(&conn->send, idx), data, len);
-	return post_send(conn, idx, len);
+	return post_send(conn, idx, len, NULL);
 }
 
 /* Copy one message (header and a slice of the PDU) into a buffer, post. */
 static bool send_msg(struct smbdirectd_conn *conn,
 		     uint32_t idx,
 		     const struct smbdirect_send_msg *msg,
-		     const uint8_t *pdu)
+		     const struct out_pdu *o)
 {
+	const uint8_t *pdu = o != NULL ? o->data : NULL;
+	const struct out_pdu *inv = NULL;
+
 	uint8_t *b = buf_ptr(&conn->send, idx);
 
 	SMB_ASSERT(msg->hdr_len + msg->payload_len <= conn->send.size);
@@ -460,7 +450,10 @@ static bool send_msg(struct smbdirectd_conn *conn,
 		memcpy(b + msg->hdr_len, pdu + msg->payload_ofs,
 		       msg->payload_len);
 	}
-	return post_send(conn, idx, msg->hdr_len + msg->payload_len);
+	if (o != NULL && o->invalidate && msg->last) {
+		inv = o;
+	}
+	return post_send(conn, idx, msg->hdr_len + msg->payload_len, inv);
 }
 
 /*
@@ -470,7 +463,7 @@ static bool send_msg(struct smbdirectd_conn *conn,
  * when the protocol wants one (credit grant, RESPONSE_REQUESTED answer,
  * keepalive).
  */
-static void conn_pump(struct smbdirectd_conn *conn)
+void conn_pump(struct smbdirectd_conn *conn)
 {
 	struct smbdirect_err err = {0};
 	bool was_above;
@@ -536,7 +529,7 @@ static void conn_pump(struct smbdirectd_conn *conn)
 			return;
 		}
 		buf_get(&conn->send, &idx);
-		if (!send_msg(conn, idx, &msg, o->data)) {
+		if (!send_msg(conn, idx, &msg, o)) {
 			return;
 		}
 		if (msg.last) {
@@ -550,7 +543,8 @@ static void conn_pump(struct smbdirectd_conn *conn)
 
 	/* Reading from smbd paused above the high water mark: resume. */
 	if (was_above && conn->out_bytes <= RELAY_HIGH_WATER &&
-	    conn->smbd_read_req == NULL && conn->smbd != NULL) {
+	    conn->smbd_read_req == NULL && conn->smbd != NULL &&
+	    conn->rsp == NULL) {
 		conn_smbd_read_next(conn);
 	}
 }
@@ -560,9 +554,9 @@ static void conn_pump(struct smbdirectd_conn *conn)
 
 static void conn_smbd_written(struct tevent_req *subreq);
 
-static void conn_write_to_smbd(struct smbdirectd_conn *conn,
-			       uint8_t *pdu,
-			       size_t len)
+void conn_write_to_smbd(struct smbdirectd_conn *conn,
+			uint8_t *pdu,
+			size_t len)
 {
 	struct tevent_req *subreq = NULL;
 	struct iovec *iov = NULL;
@@ -630,49 +624,12 @@ static void conn_smbd_written(struct tevent_req *subreq)
 	}
 }
 
-/* A PDU from the client: check it, then to smbd (or wait for connect). */
+/* A PDU from the client: to smbd, through the offload's ordered queue. */
 static void conn_forward_request(struct smbdirectd_conn *conn,
 				 uint8_t *pdu,
 				 size_t len)
 {
-	struct smbdirectd_smb2_rdma_use use;
-
-	/*
-	 * smbd 4.17 ignores the Channel field of READ and WRITE: it would
-	 * answer an RDMA read inline and write 0 bytes for an RDMA write.
-	 * Until smbdirectd translates these (the offload), refuse them
-	 * loudly rather than let a client believe a wrong answer.
-	 */
-	if (smbdirectd_smb2_find_rdma_channel(pdu, len, &use)) {
-		TALLOC_FREE(pdu);
-		conn->counters.errors += 1;
-		conn_close(conn,
-			   "SMB2 %s (MessageId %" PRIu64 ", compound "
-			   "element %zu) asks for RDMA channel %u, which this "
-			   "smbdirectd does not offload yet; raise the client's "
-			   "rdma_readwrite_threshold (cifs.ko) so that I/O "
-			   "goes inline",
-			   use.command == SMB2_OP_READ ? "READ" : "WRITE",
-			   use.message_id,
-			   use.index,
-			   use.channel);
-		return;
-	}
-
-	if (conn->smbd == NULL) {
-		struct smbd_pending *p = talloc(conn, struct smbd_pending);
-
-		if (p == NULL) {
-			conn_close(conn, "out of memory");
-			return;
-		}
-		p->pdu = talloc_move(p, &pdu);
-		p->len = len;
-		DLIST_ADD_END(conn->pending_to_smbd, p);
-		conn->to_smbd_bytes += len;
-		return;
-	}
-	conn_write_to_smbd(conn, talloc_move(conn, &pdu), len);
+	offload_request(conn, pdu, len);
 }
 
 /* tstream_readv_pdu: 4 bytes of stream header, then the PDU itself. */
@@ -730,7 +687,7 @@ static int smbd_read_next_vector(struct tstream_context *stream,
 
 static void conn_smbd_read_done(struct tevent_req *subreq);
 
-static void conn_smbd_read_next(struct smbdirectd_conn *conn)
+void conn_smbd_read_next(struct smbdirectd_conn *conn)
 {
 	struct smbd_read_state *st = NULL;
 	struct tevent_req *subreq = NULL;
@@ -765,7 +722,8 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 	struct smbd_read_state *st =
 		talloc_get_type_abort(talloc_parent(subreq),
 				      struct smbd_read_state);
-	struct out_pdu *o = NULL;
+	uint8_t *pdu = NULL;
+	size_t len;
 	int sys_errno = 0;
 	int ret;
 
@@ -780,22 +738,37 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 		return;
 	}
 
-	o = talloc_zero(conn, struct out_pdu);
+	pdu = talloc_move(conn, &st->pdu);
+	len = st->len;
+	TALLOC_FREE(st);
+	/*
+	 * offload_response() rewrites responses to offloaded READs (which
+	 * may wait for pool memory), queues the result with
+	 * conn_queue_response() and resumes reading with
+	 * conn_smbd_read_next().
+	 */
+	offload_response(conn, pdu, len);
+}
+
+void conn_queue_response(struct smbdirectd_conn *conn,
+			 uint8_t *pdu,
+			 size_t len,
+			 bool invalidate,
+			 uint32_t rkey)
+{
+	struct out_pdu *o = talloc_zero(conn, struct out_pdu);
+
 	if (o == NULL) {
-		TALLOC_FREE(st);
 		conn_close(conn, "out of memory");
 		return;
 	}
-	o->data = talloc_move(o, &st->pdu);
-	o->len = st->len;
-	TALLOC_FREE(st);
+	o->data = talloc_move(o, &pdu);
+	o->len = len;
+	o->invalidate = invalidate;
+	o->invalidate_rkey = rkey;
 	DLIST_ADD_END(conn->out_queue, o);
 	conn->out_bytes += o->len;
-
 	conn_pump(conn);
-	if (conn->state == CONN_RUNNING && conn->smbd_read_req == NULL) {
-		conn_smbd_read_next(conn);
-	}
 }
 
 static void conn_smbd_connected(struct tevent_req *subreq);
@@ -835,7 +808,6 @@ static void conn_smbd_connected(struct tevent_req *subreq)
 		tevent_req_callback_data(subreq, struct smbdirectd_conn);
 	struct smbdirectd_config *cfg = conn->ctx->cfg;
 	struct tsocket_address *local = NULL;
-	struct smbd_pending *p = NULL;
 	int sys_errno = 0;
 	int ret;
 
@@ -867,14 +839,9 @@ static void conn_smbd_connected(struct tevent_req *subreq)
 		    cfg->smbd_port,
 		    conn->smbd_local_port);
 
-	while ((p = conn->pending_to_smbd) != NULL) {
-		DLIST_REMOVE(conn->pending_to_smbd, p);
-		conn->to_smbd_bytes -= MIN(p->len, conn->to_smbd_bytes);
-		conn_write_to_smbd(conn, talloc_move(conn, &p->pdu), p->len);
-		TALLOC_FREE(p);
-		if (conn->state != CONN_RUNNING) {
-			return;
-		}
+	offload_flush(conn);
+	if (conn->state != CONN_RUNNING) {
+		return;
 	}
 	conn_smbd_read_next(conn);
 }
@@ -1061,6 +1028,11 @@ static void conn_handle_wc(struct smbdirectd_conn *conn,
 		conn->sends_in_flight -= MIN(conn->sends_in_flight, 1);
 	}
 
+	if (kind == WR_RDMA) {
+		offload_rw_completion(conn, wc);
+		return;
+	}
+
 	if (wc->status != IBV_WC_SUCCESS) {
 		if (kind == WR_RECV && idx < conn->recv.count) {
 			buf_put(&conn->recv, idx);
@@ -1201,9 +1173,8 @@ static bool conn_setup_verbs(struct smbdirectd_conn *conn,
 	num_send = MIN(num_send, (uint32_t)dev_attr.max_qp_wr);
 	num_recv = MIN(num_recv, (uint32_t)dev_attr.max_qp_wr);
 
-	conn->pd = ibv_alloc_pd(conn->cm_id->verbs);
-	if (conn->pd == NULL) {
-		DBG_ERR("%s: ibv_alloc_pd: %s\n", conn->peer, strerror(errno));
+	conn->dev = smbdirectd_dev_get(conn->ctx, conn->cm_id->verbs);
+	if (conn->dev == NULL) {
 		return false;
 	}
 	conn->comp_ch = ibv_create_comp_channel(conn->cm_id->verbs);
@@ -1216,7 +1187,7 @@ static bool conn_setup_verbs(struct smbdirectd_conn *conn,
 		return false;
 	}
 	conn->cq = ibv_create_cq(conn->cm_id->verbs,
-				 num_send + num_recv,
+				 num_send + num_recv + RW_MAX_WRS,
 				 conn,
 				 conn->comp_ch,
 				 0);
@@ -1232,11 +1203,11 @@ static bool conn_setup_verbs(struct smbdirectd_conn *conn,
 	qp_attr.send_cq = conn->cq;
 	qp_attr.recv_cq = conn->cq;
 	qp_attr.qp_type = IBV_QPT_RC;
-	qp_attr.cap.max_send_wr = num_send;
+	qp_attr.cap.max_send_wr = num_send + RW_MAX_WRS;
 	qp_attr.cap.max_recv_wr = num_recv;
 	qp_attr.cap.max_send_sge = 1;
 	qp_attr.cap.max_recv_sge = 1;
-	if (rdma_create_qp(conn->cm_id, conn->pd, &qp_attr) != 0) {
+	if (rdma_create_qp(conn->cm_id, conn->dev->pd, &qp_attr) != 0) {
 		DBG_ERR("%s: rdma_create_qp: %s\n", conn->peer,
 			strerror(errno));
 		return false;
@@ -1260,6 +1231,9 @@ static bool conn_setup_verbs(struct smbdirectd_conn *conn,
 				     conn_cq_handler,
 				     conn);
 	if (conn->cq_fde == NULL) {
+		return false;
+	}
+	if (!offload_setup(conn)) {
 		return false;
 	}
 	/* The negotiate request must find a posted receive. */
@@ -1322,18 +1296,22 @@ bool smbdirectd_conn_accept(struct smbdirectd_ctx *ctx,
 	}
 
 	/*
-	 * RDMA read/write depth ([MS-SMBD] 3.1.5.2): we never let the peer
-	 * read from us more than it asked for, nor issue more reads than
-	 * it can take or the device allows.
+	 * RDMA read/write depth. rdma_cm reports a connect request's values
+	 * already from our side (ready for rdma_accept): initiator_depth is
+	 * how many RDMA READs the client lets us have outstanding (its
+	 * responder resources, 32 for cifs.ko), responder_resources how
+	 * many it wants to issue to us (0: clients never read our memory).
+	 * Neither may exceed what this device supports.
 	 */
 	if (ibv_query_device(id->verbs, &dev_attr) != 0) {
 		goto fail;
 	}
 	param.responder_resources =
-		MIN(peer->initiator_depth, dev_attr.max_qp_rd_atom);
+		MIN(peer->responder_resources, dev_attr.max_qp_rd_atom);
 	param.initiator_depth =
-		MIN(peer->responder_resources, dev_attr.max_qp_init_rd_atom);
+		MIN(peer->initiator_depth, dev_attr.max_qp_init_rd_atom);
 	param.rnr_retry_count = 7;
+	conn->initiator_depth = param.initiator_depth;
 
 	if (rdma_accept(id, &param) != 0) {
 		DBG_ERR("%s: rdma_accept: %s\n", peer_name, strerror(errno));

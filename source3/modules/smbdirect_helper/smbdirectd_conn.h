@@ -45,6 +45,15 @@ void smbdirectd_conn_shutdown_all(struct smbdirectd_ctx *ctx,
 /* Free what is left, releasing every verbs resource. */
 void smbdirectd_conn_free_all(struct smbdirectd_ctx *ctx);
 
+/* Add the counters of the live connections to *sum. */
+void smbdirectd_conn_sum_counters(struct smbdirectd_ctx *ctx,
+				  struct smbdirectd_counters *sum);
+
+/* Append one status line per live connection to text (talloc string). */
+char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
+				   TALLOC_CTX *mem_ctx,
+				   char *text);
+
 /* Log a connection's counters (status view, and at disconnect). */
 void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 				int level);

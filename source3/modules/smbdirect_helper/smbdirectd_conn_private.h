@@ -1,0 +1,157 @@
+/*
+ * smbdirectd: the inside of a connection, shared by smbdirectd_conn.c
+ * (verbs, credits, the relay) and smbdirectd_offload.c (RDMA READ/WRITE)
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _SMBDIRECTD_CONN_PRIVATE_H_
+#define _SMBDIRECTD_CONN_PRIVATE_H_
+
+#include "smbdirectd.h"
+#include "smbdirect_proto.h"
+#include <rdma/rdma_cma.h>
+#include <infiniband/verbs.h>
+
+struct smbdirectd_dev;
+struct offload_item;
+struct offload_record;
+struct offload_rw;
+struct offload_rsp;
+
+/* wr_id: the buffer or slot index in the low 32 bits, its kind above. */
+#define WR_RECV 1ULL
+#define WR_SEND 2ULL
+#define WR_RDMA 3ULL /* RDMA READ or WRITE of the offload */
+#define WR_ID(kind, idx) (((kind) << 32) | (uint32_t)(idx))
+#define WR_KIND(id) ((id) >> 32)
+#define WR_IDX(id) ((uint32_t)(id))
+
+/*
+ * Stop reading from smbd while this much is waiting to go out over RDMA,
+ * and stop re-posting receives (so stop granting credits) while this much
+ * is waiting to be written to smbd: both directions stay bounded.
+ */
+#define RELAY_HIGH_WATER (32 * 1024 * 1024)
+
+/* The stream header smbd expects in front of every SMB2 PDU. */
+#define NBT_HDR_SIZE 4
+#define NBT_MAX_LEN 0x00FFFFFF
+
+enum conn_state {
+	CONN_ACCEPTING,	 /* rdma_accept sent, not yet ESTABLISHED */
+	CONN_NEGOTIATE,	 /* waiting for the [MS-SMBD] negotiate request */
+	CONN_RUNNING,	 /* negotiated, relaying */
+	CONN_CLOSING,	 /* disconnect requested, waiting for DISCONNECTED */
+	CONN_DONE,	 /* the caller may free it */
+};
+
+struct buf_array {
+	uint8_t *mem;
+	struct ibv_mr *mr;
+	uint32_t count;
+	uint32_t size;
+	uint32_t *free_stack;
+	uint32_t num_free;
+};
+
+struct out_pdu {
+	struct out_pdu *prev, *next;
+	uint8_t *data; /* the SMB2 PDU without the stream header */
+	size_t len;
+	struct smbdirect_frag_tx tx;
+	bool started;
+	/* RDMA_V1_INVALIDATE: the last message is a Send with Invalidate */
+	bool invalidate;
+	uint32_t invalidate_rkey;
+};
+
+struct smbdirectd_conn {
+	struct smbdirectd_conn *prev, *next;
+	struct smbdirectd_ctx *ctx;
+	uint64_t id;
+	enum conn_state state;
+	char peer[INET6_ADDRSTRLEN + 8];
+	char *close_reason;
+
+	struct rdma_cm_id *cm_id;
+	struct smbdirectd_dev *dev; /* PD and pool registration */
+	uint8_t initiator_depth;    /* RDMA READs we may have in flight */
+	struct ibv_comp_channel *comp_ch;
+	struct ibv_cq *cq;
+	bool qp_created;
+	struct tevent_fd *cq_fde;
+	struct buf_array recv;
+	struct buf_array send;
+	uint32_t sends_in_flight;
+	bool close_after_send; /* negotiate rejected: send, then close */
+
+	struct smbdirect_proto *proto;
+
+	/* SMB2 PDUs from smbd waiting for send credits and buffers */
+	struct out_pdu *out_queue;
+	size_t out_bytes;
+
+	/* The loopback TCP connection to smbd */
+	struct tstream_context *smbd;
+	struct tevent_queue *smbd_queue;
+	struct tevent_req *smbd_read_req;
+	uint16_t smbd_local_port;
+	size_t to_smbd_bytes; /* written to tstream but not yet completed */
+
+	/*
+	 * Requests in arrival order; an offloaded WRITE waits here for its
+	 * RDMA READ, and what follows it waits too, so smbd sees the
+	 * client's order (smbdirectd_offload.c).
+	 */
+	struct offload_item *to_smbd;
+	/* READ/WRITE with RDMA channel waiting for smbd's response */
+	struct offload_record *records;
+	/* RDMA READ/WRITE operations: in flight by slot, and waiting */
+	struct offload_rw **rw_slots;
+	uint32_t num_rw_slots;
+	uint32_t rw_wrs_in_flight;
+	uint32_t rdma_reads_in_flight;
+	struct offload_rw *rw_wait;
+	/* the response from smbd being rewritten (reading paused) */
+	struct offload_rsp *rsp;
+
+	struct tevent_timer *negotiate_timer;
+	struct tevent_timer *idle_timer;
+	struct timeval last_recv;
+
+	struct smbdirectd_counters counters;
+};
+
+
+/* RDMA READ/WRITE work requests allowed on the send queue at once. */
+#define RW_MAX_WRS 64
+
+/* smbdirectd_conn.c */
+void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
+	PRINTF_ATTRIBUTE(2, 3);
+void conn_pump(struct smbdirectd_conn *conn);
+void conn_write_to_smbd(struct smbdirectd_conn *conn,
+			uint8_t *pdu,
+			size_t len);
+void conn_queue_response(struct smbdirectd_conn *conn,
+			 uint8_t *pdu,
+			 size_t len,
+			 bool invalidate,
+			 uint32_t rkey);
+void conn_smbd_read_next(struct smbdirectd_conn *conn);
+
+/* smbdirectd_offload.c */
+void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len);
+void offload_flush(struct smbdirectd_conn *conn);
+void offload_response(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len);
+void offload_rw_completion(struct smbdirectd_conn *conn,
+			   const struct ibv_wc *wc);
+bool offload_setup(struct smbdirectd_conn *conn);
+
+#endif

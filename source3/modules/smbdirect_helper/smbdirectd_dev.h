@@ -1,0 +1,39 @@
+/*
+ * smbdirectd: per RDMA device resources shared by its connections
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _SMBDIRECTD_DEV_H_
+#define _SMBDIRECTD_DEV_H_
+
+#include "smbdirectd.h"
+#include <infiniband/verbs.h>
+
+struct smbdirectd_dev {
+	struct smbdirectd_dev *prev, *next;
+	struct ibv_context *verbs;
+	struct ibv_pd *pd;
+	struct ibv_mr *pool_mr; /* the whole offload pool */
+	bool iwarp;
+	struct ibv_device_attr attr;
+};
+
+/*
+ * The protection domain and pool registration of the device behind a
+ * connection, created on first use. One registration per device instead
+ * of one per connection: pinning the pool once is what keeps many
+ * connections affordable.
+ */
+struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
+					  struct ibv_context *verbs);
+
+/* At exit, after every connection is gone. */
+void smbdirectd_dev_free_all(struct smbdirectd_ctx *ctx);
+
+#endif
