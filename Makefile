@@ -22,7 +22,7 @@ MANPAGES := $(patsubst manpages/%.xml,$(OUT)/man/%,$(MANPAGES_XML))
 DOCBOOK_MAN_XSL := http://docbook.sourceforge.net/release/xsl/current/manpages/docbook.xsl
 
 .PHONY: all deps samba-tree build waf manpages check check-unit \
-	check-integration demo install uninstall clean vm-prepare
+	check-fuzz check-integration demo install uninstall clean vm-prepare
 
 all: build manpages
 
@@ -58,13 +58,21 @@ $(OUT)/man/%: manpages/%.xml
 
 # The whole suite (README's test command): unit tests on the host, then
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
-check: check-unit check-integration
+check: check-unit check-fuzz check-integration
 
 check-unit: samba-tree manpages
 	@build/install-deps.sh test
 	@$(MAKE) --no-print-directory -C selftest/unit check \
 		SAMBA_SRC="$$(cat $(OUT)/samba-src)"
 	@selftest/check-manpage-options.sh
+
+# libFuzzer on the code that parses peer bytes, bounded for CI; run it
+# longer with "make check-fuzz FUZZ_SECONDS=3600".
+FUZZ_SECONDS ?= 30
+check-fuzz: samba-tree
+	@build/install-deps.sh test
+	@$(MAKE) --no-print-directory -C selftest/fuzz run \
+		SAMBA_SRC="$$(cat $(OUT)/samba-src)" FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 check-integration: build waf manpages
 	@build/install-deps.sh test

@@ -222,6 +222,24 @@ struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
 		TALLOC_FREE(cfg);
 		return NULL;
 	}
+	/*
+	 * An offloaded WRITE reaches smbd inline, in one PDU of at most
+	 * 16 MiB (the stream header's 24-bit length), and smbd refuses
+	 * anything above its own smb2 max read/write: never announce more.
+	 */
+	{
+		uint32_t limit = MIN(lp_smb2_max_read(), lp_smb2_max_write());
+
+		limit = MIN(limit, 0x00FFFFFF - 0x70);
+		if (p->max_read_write_size > limit) {
+			DBG_WARNING("smbdirect:max read write size %u lowered "
+				    "to %u (smb2 max read/write and the SMB2 "
+				    "stream limit)\n",
+				    p->max_read_write_size,
+				    limit);
+			p->max_read_write_size = limit;
+		}
+	}
 	if (cfg->pool_size < p->max_read_write_size) {
 		DBG_ERR("smb.conf: smbdirect:pool size (%zu MiB) must hold at "
 			"least one smbdirect:max read write size (%u bytes)\n",
