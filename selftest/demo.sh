@@ -1,26 +1,24 @@
 #!/bin/bash
 #
 # The main job, end to end, inside the Soft-RoCE VM ("make demo"):
-# the distro's smbd serves a share through vfs_smbdirect, smbdirectd runs
-# beside it on the VM's RDMA device, and the Linux kernel client moves
-# real data through the share. Every step says what it shows.
-#
-# Until the SMB Direct transport lands, the client mounts over TCP; the
-# RDMA side shows smbdirectd finding and holding the rxe0 device.
+# the distro's smbd serves a share through vfs_smbdirect, smbdirectd
+# listens on the VM's RDMA device, and the Linux kernel's SMB Direct client
+# (mount -o rdma, default settings) moves real data through it, the
+# payloads by RDMA READ/WRITE. Every step says what it shows.
 
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 . "$here/tests/smbd_env.sh"
+. "$here/tests/smbdirectd_env.sh"
 
 step() { printf '\n==> %s\n' "$*"; }
 
 work=$(mktemp -d /tmp/demo.XXXXXX)
 mnt=$work/mnt
-daemon_pid=
 cleanup() {
 	umount -f "$mnt" 2>/dev/null || true
-	[ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null
+	smbdirectd_env_stop
 	smbd_env_stop
 }
 trap cleanup EXIT
@@ -31,21 +29,20 @@ step "RDMA devices in this VM (smbdirectd --list-devices)"
 step "smbd $(smbd --version | cut -d' ' -f2) with vfs objects = smbdirect"
 smbd_env_init "$work/srv"
 smbd_env_install_module "$repo/out/smbdirect.so"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"" \
+SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
+	bind interfaces only = no" \
 	smbd_env_start "	vfs objects = smbdirect"
-echo "smbd pid $(smbd_env_pid), share at $SMBD_ENV_DIR/share"
+echo "smbd pid $(smbd_env_pid), listening on 127.0.0.1:445 only;" \
+	"share at $SMBD_ENV_DIR/share"
 
-step "smbdirectd with the same smb.conf"
-"$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" -F --debug-stdout -d 1 \
-	>"$work/smbdirectd.log" 2>&1 &
-daemon_pid=$!
-sleep 1
-cat "$work/smbdirectd.log"
+step "smbdirectd with the same smb.conf (listens on $SMBDIRECT_VM_IP:5445)"
+SMBDIRECTD_ENV_DEBUG=1 smbdirectd_env_start
+grep -E "listening|found|offload pool" "$SMBDIRECTD_ENV_LOG"
 
-step "mount -t cifs //$SMBDIRECT_VM_IP/share (kernel client, TCP for now)"
-smbd_env_mount "$mnt"
-grep -E "^[0-9]+\) ConnectionId|Number of credits|RDMA|TCP" \
-	/proc/fs/cifs/DebugData | head -8 || true
+step "mount -t cifs //$SMBDIRECT_VM_IP/share -o rdma (kernel SMB Direct client)"
+modprobe cifs
+smbd_env_mount_rdma "$mnt"
+grep -iE "SMBDirect|RDMA" /proc/fs/cifs/DebugData | head -6 || true
 
 step "write and read back 64 MiB through the share"
 head -c $((64 << 20)) /dev/urandom >"$work/data"
@@ -61,10 +58,14 @@ awk -v t0="$t0" -v t1="$t1" -v t2="$t2" \
 step "smbd's log: the share went through vfs_smbdirect"
 smbd_env_logs | grep "connected to share" | head -3
 
-step "stop smbdirectd (SIGTERM)"
-kill -TERM "$daemon_pid"
-wait "$daemon_pid"
-daemon_pid=
-tail -2 "$work/smbdirectd.log"
+step "smbdirectd's status file: the payloads went by RDMA"
+sleep 1.5
+tr ' ' '\n' <"$SMBD_ENV_DIR/pid/smbdirectd.status" |
+	grep -E "^(connections|offload_.*|pdus_to_.*)=" | head -12
+
+step "unmount, stop smbdirectd (SIGTERM)"
+umount "$mnt"
+smbdirectd_env_stop
+grep -E "relayed to smbd|stopped|connections:" "$SMBDIRECTD_ENV_LOG" | tail -3
 echo
 echo "demo: done"

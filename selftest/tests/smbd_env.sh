@@ -84,6 +84,7 @@ EOF
 }
 
 smbd_env_pid() {
+	[ -n "${SMBD_ENV_DIR:-}" ] || return 1
 	cat "$SMBD_ENV_DIR/pid/smbd.pid" 2>/dev/null
 }
 

@@ -6,7 +6,9 @@
 #   smbdirectd_env_alive         is it still running?
 #   smbdirectd_env_log           its log so far
 #   cifs_inline_io               make cifs.ko send all I/O inline
-#   smbd_env_mount_rdma MNT [OPTS]
+#   smbd_env_mount_rdma MNT [OPTS]         cifs.ko defaults (RDMA offload)
+#   smbd_env_mount_rdma_inline MNT [OPTS]  inline I/O only
+#   smbdirectd_env_counter NAME  a counter from smbdirectd's status file
 
 SMBDIRECTD_ENV_PID=
 
@@ -56,7 +58,7 @@ smbdirectd_env_stop() {
 # ask for them. It offloads every unsigned I/O of at least
 # /proc/fs/cifs/rdma_readwrite_threshold, and caps that threshold at the
 # server's MaxFragmentedSize (1 MiB): so raise the threshold and keep
-# rsize/wsize below 1 MiB (CIFS_INLINE_OPTS).
+# rsize/wsize below that (CIFS_INLINE_OPTS).
 #
 # Writes stay at one page: cifs.ko 6.1's smbd_send() sizes the pieces of
 # an inline write's page array by remaining_data_length instead of the
@@ -65,14 +67,30 @@ smbdirectd_env_stop() {
 # bytes after every page). Only page-aligned, one-page writes are exact,
 # which the page cache (cache=strict) with wsize=4096 guarantees; with
 # the default threshold cifs.ko never sends such writes inline.
-CIFS_INLINE_OPTS=rsize=524288,wsize=4096
+# Reads stay below cifs.ko's own max fragmented receive size (173910
+# bytes): a larger inline READ response could not be sent to it.
+CIFS_INLINE_OPTS=rsize=131072,wsize=4096
 cifs_inline_io() {
 	modprobe cifs || return 1
 	echo 2147483647 >/proc/fs/cifs/rdma_readwrite_threshold
 }
 
-smbd_env_mount_rdma() {
+# Inline I/O only (see above); for tests of the transport itself.
+smbd_env_mount_rdma_inline() {
 	local mnt=$1 opts=${2:-}
 	SMBD_ENV_CACHE=strict smbd_env_mount "$mnt" \
 		"rdma,$CIFS_INLINE_OPTS${opts:+,$opts}"
+}
+
+# The Linux client's defaults: every I/O of 4 KiB and more by RDMA.
+smbd_env_mount_rdma() {
+	local mnt=$1 opts=${2:-}
+	smbd_env_mount "$mnt" "rdma${opts:+,$opts}"
+}
+
+# One counter of smbdirectd's status file, daemon line (or conn line N).
+smbdirectd_env_counter() {
+	local name=$1 line=${2:-daemon}
+	grep "^$line " "$SMBD_ENV_DIR/pid/smbdirectd.status" 2>/dev/null |
+		head -1 | tr ' ' '\n' | sed -n "s/^$name=//p"
 }

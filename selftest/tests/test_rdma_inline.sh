@@ -1,11 +1,12 @@
 #!/bin/bash
 #
-# The Linux kernel's SMB Direct client (cifs.ko, mount -o rdma) reaches the
-# distro's smbd through smbdirectd: file operations, data from 0 bytes to
-# 64 MiB intact, several mounts at once, unmount and remount. I/O is kept
-# inline (cifs_inline_io) until smbdirectd offloads RDMA channels.
+# The SMB Direct transport alone: cifs.ko (mount -o rdma) through
+# smbdirectd with every READ and WRITE inline (cifs_inline_io), so that
+# only [MS-SMBD] messages, credits and fragmentation carry the data:
+# file operations, data from 0 bytes to 4 MiB intact, several mounts at
+# once, unmount and remount, and no RDMA offload counted.
 #
-# Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_mount.sh
+# Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_inline.sh
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +16,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/smbdirectd_env.sh"
 require_vm
 
-work=$(mktemp -d /tmp/test_rdma_mount.XXXXXX)
+work=$(mktemp -d /tmp/test_rdma_inline.XXXXXX)
 m1=$work/m1
 m2=$work/m2
 cleanup() {
@@ -27,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-SIZES="0 1 1363 1364 4096 65537 1048576 1048577 16777216 67108864"
+SIZES="0 1 1339 1340 1341 1363 1364 4096 65537 1048576 1048577 4194304"
 
 smbd_env_init "$work/srv"
 SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
@@ -39,7 +40,7 @@ smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
 pass "smbd and smbdirectd started"
 
 check "cifs.ko keeps I/O inline" cifs_inline_io
-if smbd_env_mount_rdma "$m1"; then
+if smbd_env_mount_rdma_inline "$m1"; then
 	pass "mount -t cifs -o rdma through smbdirectd"
 else
 	fail "mount -o rdma: $(dmesg | tail -5 | paste -sd '|')"
@@ -98,7 +99,7 @@ else
 fi
 
 # A second mount at the same time: its own SMB Direct connection.
-if smbd_env_mount_rdma "$m2" nosharesock; then
+if smbd_env_mount_rdma_inline "$m2" nosharesock; then
 	pass "second concurrent RDMA mount"
 	cp "$work/in/f1048577" "$m2/g" && sync -f "$m2/g"
 	echo 3 >/proc/sys/vm/drop_caches
@@ -117,14 +118,27 @@ fi
 
 # Unmount and remount: the data is still there.
 check "umount" umount "$m1"
-if smbd_env_mount_rdma "$m1"; then
-	check "remount reads the 64 MiB file back" \
-		cmp "$m1/f67108864" "$work/in/f67108864"
+if smbd_env_mount_rdma_inline "$m1"; then
+	check "remount reads the 4 MiB file back" \
+		cmp "$m1/f4194304" "$work/in/f4194304"
 	umount "$m1"
 else
 	fail "remount over RDMA"
 fi
 
+n=$(smbdirectd_env_counter offload_write_ops)
+r=$(smbdirectd_env_counter offload_read_ops)
+if [ "$n" = 0 ] && [ "$r" = 0 ]; then
+	pass "no READ or WRITE went by RDMA offload (all inline)"
+else
+	fail "offload counters: WRITE ${n:-?}, READ ${r:-?} (expected 0)"
+fi
+c=$(grep -c "is relayed to smbd" "$SMBDIRECTD_ENV_LOG")
+if [ "$c" -le 3 ]; then
+	pass "no reconnects: $c connections for 3 mounts"
+else
+	fail "$c connections for 3 mounts: the client reconnected"
+fi
 check "smbdirectd still running" smbdirectd_env_alive
 if smbdirectd_env_stop; then
 	pass "smbdirectd stops cleanly on SIGTERM"

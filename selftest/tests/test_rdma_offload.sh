@@ -1,0 +1,163 @@
+#!/bin/bash
+#
+# cifs.ko with its default settings through smbdirectd: every READ and
+# WRITE of 4 KiB or more asks for an RDMA channel, and smbdirectd must
+# carry it by RDMA READ/WRITE (the offload). Files from 1 byte to 256 MiB,
+# sizes around 4 KiB, 1 MiB and the negotiated maximum (8 MiB), writes at
+# random offsets, fio in verify mode with several jobs; the counters must
+# show that the offload carried the bytes.
+#
+# Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_offload.sh
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+. "$here/smbd_env.sh"
+. "$here/smbdirectd_env.sh"
+require_vm
+
+work=$(mktemp -d /tmp/test_rdma_offload.XXXXXX)
+m1=$work/m1
+m2=$work/m2
+cleanup() {
+	umount -f "$m1" "$m2" 2>/dev/null
+	smbdirectd_env_stop
+	smbd_env_stop
+	smbd_env_save_logs
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+MAX=$((8 << 20)) # smbdirect:max read write size, default
+SIZES="1 4095 4096 4097 65536 1048575 1048576 1048577 $((MAX - 1)) $MAX
+$((MAX + 1)) $((64 << 20)) $((256 << 20))"
+
+# Read back from the server: the page cache of the client would hide a
+# wrong answer (cache=none for the whole test, drop_caches to be sure).
+same_as() {
+	echo 3 >/proc/sys/vm/drop_caches
+	cmp -s "$1" "$2"
+}
+
+smbd_env_init "$work/srv"
+SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
+	bind interfaces only = no" \
+	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
+smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
+modprobe cifs
+check_output "cifs.ko offloads from 4096 bytes on (its default)" \
+	'^4096$' cat /proc/fs/cifs/rdma_readwrite_threshold
+
+if ! smbd_env_mount_rdma "$m1"; then
+	fail "mount -o rdma: $(dmesg | tail -3 | paste -sd '|')"
+	summary
+	exit
+fi
+pass "mount -t cifs -o rdma (default settings)"
+
+for s in $SIZES; do
+	head -c "$s" /dev/urandom >"$work/src"
+	if ! cp "$work/src" "$m1/f$s"; then
+		fail "write $s bytes"
+		continue
+	fi
+	if same_as "$work/src" "$SMBD_ENV_DIR/share/f$s" &&
+		same_as "$work/src" "$m1/f$s"; then
+		pass "$s bytes: on disk and read back intact"
+	else
+		fail "$s bytes differ after the round trip"
+	fi
+done
+rm -f "$work/src"
+
+# Writes and reads at random offsets and sizes into one file, the same
+# done to a local copy; both must end up identical.
+head -c $((16 << 20)) /dev/urandom >"$work/ref"
+cp "$work/ref" "$m1/rand"
+RANDOM=4242
+ok=1
+for i in $(seq 40); do
+	off=$(((RANDOM * 32768 + RANDOM) % (15 << 20)))
+	len=$(((RANDOM % 64 + 1) * 4096 + RANDOM % 4096))
+	head -c "$len" /dev/urandom >"$work/chunk"
+	dd if="$work/chunk" of="$work/ref" seek="$off" conv=notrunc \
+		oflag=seek_bytes bs=1M status=none
+	dd if="$work/chunk" of="$m1/rand" seek="$off" conv=notrunc \
+		oflag=seek_bytes bs=1M status=none || ok=0
+	a=$(dd if="$m1/rand" skip="$off" count="$len" bs=1M status=none \
+		iflag=skip_bytes,count_bytes | sha256sum)
+	b=$(sha256sum <"$work/chunk")
+	[ "$a" = "$b" ] || ok=0
+done
+if [ "$ok" = 1 ] && same_as "$work/ref" "$m1/rand"; then
+	pass "40 writes and reads at random offsets and sizes"
+else
+	fail "random offset writes/reads: contents differ"
+fi
+
+# fio: several jobs at once, with verification of what was written.
+if command -v fio >/dev/null; then
+	if fio --name=verify --directory="$m1" --size=16m --numjobs=4 \
+		--rw=randwrite --bsrange=4k-1m --ioengine=psync --direct=1 \
+		--verify=crc32c --verify_fatal=1 --do_verify=1 \
+		--group_reporting >"$work/fio.out" 2>&1; then
+		pass "fio randwrite+verify, 4 jobs, 4 KiB-1 MiB blocks"
+	else
+		fail "fio verify: $(tail -5 "$work/fio.out" | paste -sd '|')"
+	fi
+else
+	fail "fio is not installed (build/install-deps.sh test)"
+fi
+
+# A second mount at the same time: its own connection, its own offload.
+if smbd_env_mount_rdma "$m2" nosharesock; then
+	head -c $((3 << 20)) /dev/urandom >"$work/g"
+	cp "$work/g" "$m2/g"
+	if same_as "$work/g" "$m1/g"; then
+		pass "second mount writes, first mount reads the same data"
+	else
+		fail "data written on one mount differs on the other"
+	fi
+	umount "$m2"
+else
+	fail "second concurrent RDMA mount"
+fi
+
+sleep 1.5 # the status file is rewritten every second
+w=$(smbdirectd_env_counter offload_write_bytes)
+r=$(smbdirectd_env_counter offload_read_bytes)
+f=$(smbdirectd_env_counter offload_failures)
+need=$(((256 + 64) << 20))
+if [ "${w:-0}" -ge "$need" ] && [ "${r:-0}" -ge "$need" ]; then
+	pass "the offload carried the bytes: RDMA READ $w, RDMA WRITE $r"
+else
+	fail "offload counters too low: WRITE ${w:-?}, READ ${r:-?} bytes " \
+		"(at least $need each expected)"
+fi
+if [ "${f:-x}" = 0 ]; then
+	pass "no offload failures"
+else
+	fail "offload failures: ${f:-?}"
+fi
+c=$(grep -c "is relayed to smbd" "$SMBDIRECTD_ENV_LOG")
+if [ "$c" -eq 2 ]; then
+	pass "two connections for two mounts: no reconnect"
+else
+	fail "$c connections for two mounts: the client reconnected"
+fi
+
+check "umount" umount "$m1"
+check "smbdirectd still running" smbdirectd_env_alive
+if smbdirectd_env_stop; then
+	pass "smbdirectd stops cleanly on SIGTERM"
+else
+	fail "smbdirectd exit status after SIGTERM"
+fi
+if grep -q "offload pool" "$SMBDIRECTD_ENV_LOG" &&
+	grep -q "offloaded WRITE" "$SMBDIRECTD_ENV_LOG"; then
+	pass "counters logged at disconnect and exit"
+else
+	fail "no offload counters in smbdirectd's log"
+fi
+summary
