@@ -65,6 +65,7 @@ check-unit: samba-tree manpages
 	@$(MAKE) --no-print-directory -C selftest/unit check \
 		SAMBA_SRC="$$(cat $(OUT)/samba-src)"
 	@selftest/check-manpage-options.sh
+	@selftest/check-version-guard.sh
 
 # libFuzzer on the code that parses peer bytes, bounded for CI; run it
 # longer with "make check-fuzz FUZZ_SECONDS=3600".
