@@ -61,7 +61,7 @@ DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
 	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
 	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
-	smbdirectd_status.c) \
+	smbdirectd_status.c smbdirectd_procnet.c) \
 	$(PROTO_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c

@@ -13,8 +13,8 @@ set -euo pipefail
 # Building vfs_smbdirect.so and smbdirectd against the distro's Samba:
 # samba itself (we build against the installed libraries), what a minimal
 # configure of the matching Samba source needs to generate its headers,
-# rdma-core, cmocka for the unit tests and the DocBook tool chain for the
-# man pages.
+# rdma-core, cmocka for the unit tests, the DocBook tool chain for the
+# man pages and debhelper for the Debian package (make deb).
 BUILD_PKGS="
 	build-essential pkg-config dpkg-dev rsync python3 xz-utils
 	samba samba-vfs-modules smbclient
@@ -24,12 +24,13 @@ BUILD_PKGS="
 	libtasn1-6-dev libtasn1-bin libcmocka-dev
 	libibverbs-dev librdmacm-dev
 	xsltproc docbook-xsl docbook-xml man-db
+	debhelper
 "
 
 # Running the tests: the client side and the Soft-RoCE VM
 # (selftest/vm/prepare installs the VM's own packages).
 TEST_PKGS="
-	cifs-utils fio attr acl clang libclang-rt-14-dev
+	cifs-utils fio attr acl clang libclang-rt-14-dev valgrind
 	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils
 "
 

@@ -15,8 +15,25 @@ for t in "$@"; do
 	log=${SMBDIRECT_RESULTS:-/tmp}/$name.log
 	echo "=== $name"
 	start=$(date +%s)
+	warn_before=$(dmesg | grep -cE "WARNING:")
+	oops_before=$(dmesg | grep -cE "BUG:|Oops:")
 	bash "$t" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	# A kernel bug met during the test is reported with it, and counted:
+	# the kernel's own traces say whose code it is (cifs.ko, rxe, ...).
+	# (cifs.ko's harmless "failed to drain recv queue" WARNING at
+	# umount is shown, not counted.)
+	if [ "$(dmesg | grep -cE "WARNING:")" -gt "$warn_before" ]; then
+		echo "=== $name: kernel warnings during the test:"
+		dmesg | grep -E "WARNING:" | tail -n +$((warn_before + 1))
+	fi
+	if [ "$(dmesg | grep -cE "BUG:|Oops:")" -gt "$oops_before" ]; then
+		echo "=== $name: kernel oops during the test:"
+		dmesg | grep -E -A14 "BUG:|Oops:" | tail -45
+		echo "FAIL: $name: kernel oops (see above)" | tee -a "$log"
+		total_fail=$((total_fail + 1))
+		failed_tests+=("$name")
+	fi
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [ -z "$line" ]; then
 		echo "=== $name: exit $rc without a summary line: counted as failed"

@@ -15,10 +15,12 @@ SMBDIRECTD_ENV_PID=
 smbdirectd_env_start() {
 	local bin=${1:-$repo/out/smbdirectd} i
 	SMBDIRECTD_ENV_LOG=$SMBD_ENV_DIR/log/smbdirectd.out
-	"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout -d "${SMBDIRECTD_ENV_DEBUG:-3}" \
-		>"$SMBDIRECTD_ENV_LOG" 2>&1 &
+	# SMBDIRECTD_ENV_WRAPPER: e.g. valgrind (it runs in the same process)
+	${SMBDIRECTD_ENV_WRAPPER:-} \
+		"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout \
+		-d "${SMBDIRECTD_ENV_DEBUG:-3}" >"$SMBDIRECTD_ENV_LOG" 2>&1 &
 	SMBDIRECTD_ENV_PID=$!
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		grep -q "listening for SMB Direct" "$SMBDIRECTD_ENV_LOG" && return 0
 		kill -0 "$SMBDIRECTD_ENV_PID" 2>/dev/null || break
 		sleep 0.1
@@ -41,7 +43,7 @@ smbdirectd_env_stop() {
 	[ -n "$pid" ] || return 0
 	SMBDIRECTD_ENV_PID=
 	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 150); do
+	for i in $(seq 600); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid"
 			rc=$?
@@ -70,9 +72,16 @@ smbdirectd_env_stop() {
 # Reads stay below cifs.ko's own max fragmented receive size (173910
 # bytes): a larger inline READ response could not be sent to it.
 CIFS_INLINE_OPTS=rsize=131072,wsize=4096
+CIFS_DEFAULT_THRESHOLD=4096
 cifs_inline_io() {
 	modprobe cifs || return 1
 	echo 2147483647 >/proc/fs/cifs/rdma_readwrite_threshold
+}
+
+# Back to cifs.ko's default (tests share one VM: leave it as found).
+cifs_default_io() {
+	modprobe cifs || return 1
+	echo "$CIFS_DEFAULT_THRESHOLD" >/proc/fs/cifs/rdma_readwrite_threshold
 }
 
 # Inline I/O only (see above); for tests of the transport itself.

@@ -24,6 +24,7 @@ cleanup() {
 	smbdirectd_env_stop
 	smbd_env_stop
 	smbd_env_save_logs
+	cifs_default_io
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -58,6 +59,14 @@ else
 fi
 check_output "smbdirectd logged the relay to smbd" \
 	"relayed to smbd at 127.0.0.1:445" smbdirectd_env_log
+# peer <-> loopback port <-> the smbd process serving it
+spid=$(sed -n 's/.*<-> smbd pid \([0-9]*\)$/\1/p' "$SMBDIRECTD_ENV_LOG" | head -1)
+if [ -n "$spid" ] && [ "$spid" != 0 ] &&
+	[ "$(cat /proc/"$spid"/comm 2>/dev/null)" = smbd ]; then
+	pass "smbdirectd logged the smbd process serving the client ($spid)"
+else
+	fail "no smbd pid in the log (found '${spid:-}')"
+fi
 
 # Data of every size, written and read back through the mount, and as
 # smbd stored it.

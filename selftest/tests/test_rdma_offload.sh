@@ -45,7 +45,7 @@ SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
 	bind interfaces only = no" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
-modprobe cifs
+cifs_default_io
 check_output "cifs.ko offloads from 4096 bytes on (its default)" \
 	'^4096$' cat /proc/fs/cifs/rdma_readwrite_threshold
 
@@ -139,6 +139,21 @@ if [ "${f:-x}" = 0 ]; then
 	pass "no offload failures"
 else
 	fail "offload failures: ${f:-?}"
+fi
+# The status view, for people and as JSON, while the daemon runs.
+check_output "smbdirectd --status shows the live connection" \
+	"^connection [0-9]+ from $SMBDIRECT_VM_IP:[0-9]+: running, smbd pid [1-9]" \
+	"$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status
+if "$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status --json |
+	python3 -c 'import json, sys
+s = json.load(sys.stdin)
+assert s["daemon"]["connections"] == 1, s["daemon"]
+assert s["daemon"]["offload_write_bytes"] > 0
+c = s["connections"][0]
+assert c["state"] == "running" and c["max_read_write"] == 8388608, c'; then
+	pass "smbdirectd --status --json parses and has the counters"
+else
+	fail "smbdirectd --status --json"
 fi
 c=$(grep -c "is relayed to smbd" "$SMBDIRECTD_ENV_LOG")
 if [ "$c" -eq 2 ]; then

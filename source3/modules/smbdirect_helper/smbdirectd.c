@@ -39,6 +39,8 @@
 
 enum smbdirectd_popt {
 	OPT_LIST_DEVICES = 1000,
+	OPT_STATUS,
+	OPT_JSON,
 };
 
 /* How long SIGTERM waits for peers to acknowledge the disconnect. */
@@ -253,6 +255,8 @@ int main(int argc, const char *argv[])
 	const struct loadparm_substitution *lp_sub =
 		loadparm_s3_global_substitution();
 	bool list_devices = false;
+	bool show_status = false;
+	bool json = false;
 	bool log_stdout;
 	poptContext pc;
 	TALLOC_CTX *frame;
@@ -267,6 +271,19 @@ int main(int argc, const char *argv[])
 			.argInfo = POPT_ARG_NONE,
 			.val = OPT_LIST_DEVICES,
 			.descrip = "Print the RDMA devices found and exit",
+		},
+		{
+			.longName = "status",
+			.argInfo = POPT_ARG_NONE,
+			.val = OPT_STATUS,
+			.descrip = "Show the running smbdirectd's connections "
+				   "and counters, then exit",
+		},
+		{
+			.longName = "json",
+			.argInfo = POPT_ARG_NONE,
+			.val = OPT_JSON,
+			.descrip = "With --status: print JSON",
 		},
 		POPT_COMMON_SAMBA
 		POPT_COMMON_DAEMON
@@ -303,6 +320,14 @@ int main(int argc, const char *argv[])
 			list_devices = true;
 			continue;
 		}
+		if (opt == OPT_STATUS) {
+			show_status = true;
+			continue;
+		}
+		if (opt == OPT_JSON) {
+			json = true;
+			continue;
+		}
 		fprintf(stderr, "\nInvalid option %s: %s\n\n",
 			poptBadOption(pc, 0), poptStrerror(opt));
 		poptPrintUsage(pc, stderr, 0);
@@ -311,6 +336,11 @@ int main(int argc, const char *argv[])
 	}
 	poptFreeContext(pc);
 
+	if (show_status) {
+		int ret = smbdirectd_status_print(json);
+		TALLOC_FREE(frame);
+		return ret;
+	}
 	if (list_devices) {
 		int ret = smbdirectd_print_devices(frame);
 		TALLOC_FREE(frame);

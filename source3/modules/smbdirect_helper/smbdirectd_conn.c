@@ -35,6 +35,7 @@
 #include "smbdirectd_dev.h"
 #include "smbdirectd_smb2.h"
 #include "smbdirectd_status.h"
+#include "smbdirectd_procnet.h"
 #include "smbdirect_proto.h"
 
 #include <rdma/rdma_cma.h>
@@ -179,16 +180,24 @@ static void conn_reap(struct smbdirectd_conn *conn)
 	tevent_schedule_immediate(im, conn->ctx->ev, conn_reap_now, conn);
 }
 
-void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
-{
-	va_list ap;
+static void conn_close_va(struct smbdirectd_conn *conn,
+			  bool peer_gone,
+			  const char *fmt,
+			  va_list ap) PRINTF_ATTRIBUTE(3, 0);
 
+/*
+ * peer_gone: the peer disconnected first; its DREQ was answered by the
+ * CM already and a disconnect of ours would only add a second one.
+ */
+static void conn_close_va(struct smbdirectd_conn *conn,
+			  bool peer_gone,
+			  const char *fmt,
+			  va_list ap)
+{
 	if (conn->state == CONN_CLOSING || conn->state == CONN_DONE) {
 		return;
 	}
-	va_start(ap, fmt);
 	conn->close_reason = talloc_vasprintf(conn, fmt, ap);
-	va_end(ap);
 
 	DBG_ERR("connection %" PRIu64 " from %s: disconnecting: %s\n",
 		conn->id,
@@ -213,6 +222,29 @@ void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
 			 strerror(errno));
 		conn_reap(conn);
 	}
+}
+
+void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_close_va(conn, false, fmt, ap);
+	va_end(ap);
+}
+
+static void conn_peer_closed(struct smbdirectd_conn *conn,
+			     const char *fmt,
+			     ...) PRINTF_ATTRIBUTE(2, 3);
+static void conn_peer_closed(struct smbdirectd_conn *conn,
+			     const char *fmt,
+			     ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	conn_close_va(conn, true, fmt, ap);
+	va_end(ap);
 }
 
 void smbdirectd_conn_shutdown(struct smbdirectd_conn *conn,
@@ -281,12 +313,14 @@ char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
 
 		text = talloc_asprintf_append(
 			text,
-			"conn id=%" PRIu64 " peer=%s smbd_port=%u state=%s "
+			"conn id=%" PRIu64 " peer=%s smbd_port=%u smbd_pid=%d "
+			"state=%s "
 			"max_send=%u max_receive=%u max_read_write=%u "
 			"send_credits=%u receive_credits=%u %s\n",
 			conn->id,
 			conn->peer,
 			conn->smbd_local_port,
+			(int)conn->smbd_pid,
 			conn_state_name(conn->state),
 			p != NULL ? p->max_send_size : 0,
 			p != NULL ? p->max_receive_size : 0,
@@ -741,6 +775,22 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 	pdu = talloc_move(conn, &st->pdu);
 	len = st->len;
 	TALLOC_FREE(st);
+
+	/*
+	 * By its first answer (to NEGOTIATE) smbd has made its multichannel
+	 * hand-off, if any: now the process holding the socket is the one
+	 * serving this client.
+	 */
+	if (conn->smbd_pid == 0) {
+		conn->smbd_pid = smbdirectd_procnet_smbd_pid(
+			conn->smbd_local_port, conn->ctx->cfg->smbd_port);
+		DBG_WARNING("connection %" PRIu64 ": RDMA peer %s <-> "
+			    "127.0.0.1:%u <-> smbd pid %d\n",
+			    conn->id,
+			    conn->peer,
+			    conn->smbd_local_port,
+			    (int)conn->smbd_pid);
+	}
 	/*
 	 * offload_response() rewrites responses to offloaded READs (which
 	 * may wait for pool memory), queues the result with
@@ -1361,9 +1411,7 @@ bool smbdirectd_conn_cm_event(struct smbdirectd_conn *conn,
 			 conn->peer);
 		return false;
 	case RDMA_CM_EVENT_DISCONNECTED:
-		if (conn->state != CONN_CLOSING) {
-			conn_close(conn, "the peer disconnected");
-		}
+		conn_peer_closed(conn, "the peer disconnected");
 		conn->state = CONN_DONE;
 		break;
 	case RDMA_CM_EVENT_TIMEWAIT_EXIT:

@@ -102,6 +102,7 @@ struct smbdirectd_conn {
 	struct tevent_queue *smbd_queue;
 	struct tevent_req *smbd_read_req;
 	uint16_t smbd_local_port;
+	pid_t smbd_pid; /* looked up at smbd's first response */
 	size_t to_smbd_bytes; /* written to tstream but not yet completed */
 
 	/*

@@ -124,3 +124,194 @@ bool smbdirectd_status_start(struct smbdirectd_ctx *ctx)
 			      ctx);
 	return te != NULL;
 }
+
+/* ------------------------------------------------------------------ */
+/* smbdirectd --status: read the file the running daemon writes        */
+
+struct status_kv {
+	char *key;
+	char *value;
+};
+
+/* "word k=v k=v ..." -> pairs (on mem_ctx); the first word in *kind. */
+static size_t status_split(TALLOC_CTX *mem_ctx,
+			   char *line,
+			   char **kind,
+			   struct status_kv **kvs)
+{
+	char *save = NULL;
+	char *tok = NULL;
+	size_t n = 0;
+
+	*kvs = NULL;
+	*kind = strtok_r(line, " \n", &save);
+	while ((tok = strtok_r(NULL, " \n", &save)) != NULL) {
+		char *eq = strchr(tok, '=');
+
+		if (eq == NULL) {
+			continue;
+		}
+		*eq = '\0';
+		*kvs = talloc_realloc(mem_ctx, *kvs, struct status_kv, n + 1);
+		if (*kvs == NULL) {
+			return 0;
+		}
+		(*kvs)[n].key = tok;
+		(*kvs)[n].value = eq + 1;
+		n++;
+	}
+	return n;
+}
+
+static const char *kv_get(const struct status_kv *kvs,
+			  size_t n,
+			  const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(kvs[i].key, key) == 0) {
+			return kvs[i].value;
+		}
+	}
+	return "?";
+}
+
+static bool is_number(const char *s)
+{
+	if (*s == '\0') {
+		return false;
+	}
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9') {
+			return false;
+		}
+	}
+	return true;
+}
+
+static void print_json_object(const struct status_kv *kvs, size_t n)
+{
+	size_t i;
+
+	printf("{");
+	for (i = 0; i < n; i++) {
+		/* values never hold quotes or backslashes: addresses, words */
+		if (is_number(kvs[i].value)) {
+			printf("%s\"%s\": %s", i ? ", " : "", kvs[i].key,
+			       kvs[i].value);
+		} else {
+			printf("%s\"%s\": \"%s\"", i ? ", " : "", kvs[i].key,
+			       kvs[i].value);
+		}
+	}
+	printf("}");
+}
+
+static double mib(const char *bytes)
+{
+	return strtod(bytes, NULL) / (1024.0 * 1024.0);
+}
+
+static void print_human(const char *kind, const struct status_kv *k, size_t n)
+{
+	if (strcmp(kind, "daemon") == 0) {
+		printf("smbdirectd pid %s: %s connection(s) open, %s accepted, "
+		       "%s refused; offload pool %.0f of %.0f MiB in use, %s "
+		       "waiting\n",
+		       kv_get(k, n, "pid"), kv_get(k, n, "connections"),
+		       kv_get(k, n, "accepted"), kv_get(k, n, "refused"),
+		       mib(kv_get(k, n, "pool_in_use")),
+		       mib(kv_get(k, n, "pool_bytes")),
+		       kv_get(k, n, "pool_waiters"));
+	} else {
+		printf("connection %s from %s: %s, smbd pid %s (via "
+		       "127.0.0.1:%s)\n"
+		       "  sizes: send %s, receive %s, read/write %s; credits: "
+		       "send %s, receive %s\n",
+		       kv_get(k, n, "id"), kv_get(k, n, "peer"),
+		       kv_get(k, n, "state"), kv_get(k, n, "smbd_pid"),
+		       kv_get(k, n, "smbd_port"), kv_get(k, n, "max_send"),
+		       kv_get(k, n, "max_receive"),
+		       kv_get(k, n, "max_read_write"),
+		       kv_get(k, n, "send_credits"),
+		       kv_get(k, n, "receive_credits"));
+	}
+	printf("  RDMA offload: WRITE %s ops / %.1f MiB, READ %s ops / %.1f "
+	       "MiB, failures %s\n"
+	       "  relayed: %s PDUs / %.1f MiB to smbd, %s PDUs / %.1f MiB to "
+	       "clients; errors %s\n",
+	       kv_get(k, n, "offload_write_ops"),
+	       mib(kv_get(k, n, "offload_write_bytes")),
+	       kv_get(k, n, "offload_read_ops"),
+	       mib(kv_get(k, n, "offload_read_bytes")),
+	       kv_get(k, n, "offload_failures"),
+	       kv_get(k, n, "pdus_to_smbd"), mib(kv_get(k, n, "bytes_to_smbd")),
+	       kv_get(k, n, "pdus_to_client"),
+	       mib(kv_get(k, n, "bytes_to_client")), kv_get(k, n, "errors"));
+}
+
+int smbdirectd_status_print(bool json)
+{
+	TALLOC_CTX *frame = talloc_stackframe();
+	char *path = talloc_asprintf(frame, "%s/%s", lp_pid_directory(),
+				     SMBDIRECTD_STATUS_FILE);
+	char line[4096];
+	bool first_conn = true;
+	bool daemon_seen = false;
+	FILE *f = NULL;
+
+	f = path != NULL ? fopen(path, "r") : NULL;
+	if (f == NULL) {
+		printf("smbdirectd is not running: no %s (start it, or check "
+		       "'pid directory' in smb.conf)\n",
+		       path != NULL ? path : "status file");
+		TALLOC_FREE(frame);
+		return 1;
+	}
+	if (json) {
+		printf("{");
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct status_kv *kvs = NULL;
+		char *kind = NULL;
+		size_t n = status_split(frame, line, &kind, &kvs);
+
+		if (kind == NULL || n == 0) {
+			continue;
+		}
+		if (strcmp(kind, "daemon") == 0) {
+			const char *pid = kv_get(kvs, n, "pid");
+
+			daemon_seen = true;
+			if (kill((pid_t)strtol(pid, NULL, 10), 0) != 0 &&
+			    errno == ESRCH) {
+				fprintf(stderr,
+					"note: smbdirectd pid %s is not "
+					"running; these are its last figures\n",
+					pid);
+			}
+			if (json) {
+				printf("\"daemon\": ");
+				print_json_object(kvs, n);
+				printf(", \"connections\": [");
+			} else {
+				print_human(kind, kvs, n);
+			}
+			continue;
+		}
+		if (json) {
+			printf("%s", first_conn ? "" : ", ");
+			print_json_object(kvs, n);
+		} else {
+			print_human(kind, kvs, n);
+		}
+		first_conn = false;
+	}
+	fclose(f);
+	if (json) {
+		printf("%s}\n", daemon_seen ? "]" : "\"daemon\": null");
+	}
+	TALLOC_FREE(frame);
+	return daemon_seen ? 0 : 1;
+}

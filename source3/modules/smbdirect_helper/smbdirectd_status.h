@@ -29,6 +29,13 @@ bool smbdirectd_status_start(struct smbdirectd_ctx *ctx);
 /* Write it now (also at exit, with the final totals). */
 void smbdirectd_status_write(struct smbdirectd_ctx *ctx);
 
+/*
+ * smbdirectd --status [--json]: print the running daemon's status file
+ * for people, or as one JSON object {"daemon": {...}, "connections":
+ * [{...}, ...]}. Returns the exit code (1: not running).
+ */
+int smbdirectd_status_print(bool json);
+
 /* "key=value" pairs of a set of counters, for the status file and logs. */
 char *smbdirectd_counters_string(TALLOC_CTX *mem_ctx,
 				 const struct smbdirectd_counters *c);

@@ -1,0 +1,80 @@
+#!/bin/bash
+#
+# smbdirectd under valgrind's memcheck while the Linux client mounts over
+# RDMA, writes and reads files by RDMA offload and inline, a second
+# connection comes and goes, and the daemon stops on SIGTERM: no invalid
+# access, no use of uninitialised memory, nothing definitely lost.
+#
+# Runs inside the test VM: selftest/run-integration selftest/tests/test_valgrind.sh
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
+. "$here/smbd_env.sh"
+. "$here/smbdirectd_env.sh"
+require_vm
+
+work=$(mktemp -d /tmp/test_valgrind.XXXXXX)
+mnt=$work/m
+vglog=$work/valgrind.log
+cleanup() {
+	umount -f "$mnt" 2>/dev/null
+	smbdirectd_env_stop
+	smbd_env_stop
+	[ -n "${SMBDIRECT_RESULTS:-}" ] && cp "$vglog" "$SMBDIRECT_RESULTS/" 2>/dev/null
+	smbd_env_save_logs
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v valgrind >/dev/null; then
+	fail "valgrind is not installed (build/install-deps.sh test)"
+	summary
+	exit
+fi
+
+smbd_env_init "$work/srv"
+SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
+	bind interfaces only = no" \
+	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
+SMBDIRECTD_ENV_DEBUG=1 \
+SMBDIRECTD_ENV_WRAPPER="valgrind --tool=memcheck --leak-check=full
+	--show-leak-kinds=definite --errors-for-leak-kinds=definite
+	--track-origins=yes --log-file=$vglog" \
+	smbdirectd_env_start || { fail "smbdirectd starts under valgrind"; summary; exit; }
+pass "smbdirectd started under valgrind"
+cifs_default_io
+
+if smbd_env_mount_rdma "$mnt"; then
+	for s in 1000 65536 3145728; do
+		head -c "$s" /dev/urandom >"$work/f"
+		cp "$work/f" "$mnt/f$s" && cmp -s "$work/f" "$mnt/f$s" ||
+			fail "$s bytes through smbdirectd under valgrind"
+	done
+	ls "$mnt" >/dev/null
+	umount "$mnt"
+	pass "mount, offloaded and inline I/O, umount under valgrind"
+else
+	fail "mount -o rdma with smbdirectd under valgrind"
+fi
+
+if smbdirectd_env_stop; then
+	pass "smbdirectd under valgrind stops on SIGTERM with status 0"
+else
+	fail "smbdirectd under valgrind: exit status after SIGTERM"
+fi
+
+errors=$(sed -n 's/.*ERROR SUMMARY: \([0-9]*\) errors.*/\1/p' "$vglog" | tail -1)
+lost=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$vglog" | tail -1)
+if [ "${errors:-x}" = 0 ]; then
+	pass "valgrind: 0 errors"
+else
+	fail "valgrind: ${errors:-no} errors: $(grep -m3 -A3 '^==[0-9]*== [A-Z]' "$vglog" | paste -sd '|')"
+fi
+if [ -z "$lost" ] || [ "$lost" = 0 ]; then
+	pass "valgrind: nothing definitely lost"
+else
+	fail "valgrind: $lost bytes definitely lost"
+fi
+summary
