@@ -5,7 +5,8 @@
 #   make waf          the same two targets through Samba's own waf build
 #   make check        unit tests on the host + integration tests in the VM
 #   make demo         build, boot the Soft-RoCE VM, show real traffic
-#   make install      module, daemon and man pages (DESTDIR honoured)
+#   make install      module, daemon, man pages, systemd unit (DESTDIR)
+#   make deb          the Debian package samba-vfs-smbdirect in out/deb/
 
 SHELL := /bin/bash
 OUT ?= out
@@ -22,7 +23,8 @@ MANPAGES := $(patsubst manpages/%.xml,$(OUT)/man/%,$(MANPAGES_XML))
 DOCBOOK_MAN_XSL := http://docbook.sourceforge.net/release/xsl/current/manpages/docbook.xsl
 
 .PHONY: all deps samba-tree build waf manpages check check-unit \
-	check-fuzz check-integration demo install uninstall clean vm-prepare
+	check-fuzz check-integration check-package demo install uninstall \
+	clean vm-prepare
 
 all: build manpages
 
@@ -58,7 +60,7 @@ $(OUT)/man/%: manpages/%.xml
 
 # The whole suite (README's test command): unit tests on the host, then
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
-check: check-unit check-fuzz check-integration
+check: check-unit check-fuzz check-integration check-package
 
 check-unit: samba-tree manpages
 	@build/install-deps.sh test
@@ -75,6 +77,11 @@ check-fuzz: samba-tree
 	@$(MAKE) --no-print-directory -C selftest/fuzz run \
 		SAMBA_SRC="$$(cat $(OUT)/samba-src)" FUZZ_SECONDS=$(FUZZ_SECONDS)
 
+# Build the Debian package, install it on this machine, check it and
+# purge it again (needs root).
+check-package:
+	@selftest/test-package.sh
+
 check-integration: build waf manpages
 	@build/install-deps.sh test
 	@selftest/run-integration
@@ -86,19 +93,49 @@ demo: build
 	@build/install-deps.sh test
 	@selftest/vm/run -- selftest/demo.sh
 
+# The systemd unit (not enabled: "systemctl enable --now smbdirectd"), and
+# an smb.conf example in the package's documentation directory.
+UNITDIR ?= /lib/systemd/system
+DOCDIR ?= /usr/share/doc/samba-vfs-smbdirect
+
 install: build manpages
 	@test -n "$(MODULESDIR)" || \
 		{ echo "smbd -b shows no MODULESDIR: is samba installed?"; exit 1; }
 	install -d $(DESTDIR)$(MODULESDIR)/vfs $(DESTDIR)$(SBINDIR) \
-		$(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0644 $(OUT)/smbdirect.so $(DESTDIR)$(MODULESDIR)/vfs/smbdirect.so
 	install -m 0755 $(OUT)/smbdirectd $(DESTDIR)$(SBINDIR)/smbdirectd
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/sbin/smbdirectd|$(SBINDIR)/smbdirectd|' \
+		packaging/smbdirectd.service >$(DESTDIR)$(UNITDIR)/smbdirectd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/smbdirectd.service
+	install -m 0644 packaging/smb.conf.example \
+		$(DESTDIR)$(DOCDIR)/examples/smb.conf.example
 
 uninstall:
+	@test -n "$(MODULESDIR)" || \
+		{ echo "smbd -b shows no MODULESDIR: is samba installed?"; exit 1; }
 	rm -f $(DESTDIR)$(MODULESDIR)/vfs/smbdirect.so \
 		$(DESTDIR)$(SBINDIR)/smbdirectd \
-		$(patsubst $(OUT)/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MANPAGES))
+		$(patsubst $(OUT)/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(MANPAGES)) \
+		$(DESTDIR)$(UNITDIR)/smbdirectd.service \
+		$(DESTDIR)$(DOCDIR)/examples/smb.conf.example
+	rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+
+# The Debian package samba-vfs-smbdirect (debian/), built by
+# dpkg-buildpackage in a copy of this tree under $(OUT)/deb/src, so that
+# neither the tree nor $(OUT) gets its build products; the packages land
+# in $(OUT)/deb/. It depends on exactly the samba it was built against.
+.PHONY: deb
+deb: deps
+	@rm -rf $(OUT)/deb
+	@mkdir -p $(OUT)/deb/src
+	@rsync -a --exclude=/.git --exclude=/$(OUT) --exclude='/selftest/*/out' \
+		./ $(OUT)/deb/src/
+	cd $(OUT)/deb/src && dpkg-buildpackage -us -uc -b
+	@rm -rf $(OUT)/deb/src
+	@ls -1 $(OUT)/deb/*.deb
 
 clean:
 	rm -rf $(OUT)
