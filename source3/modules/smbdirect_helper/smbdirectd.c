@@ -26,6 +26,7 @@
 #include "lib/cmdline/cmdline.h"
 #include "lib/util/pidfile.h"
 #include "lib/util/become_daemon.h"
+#include "source3/lib/substitute.h"
 #include "smbdirectd.h"
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
@@ -347,6 +348,9 @@ int main(int argc, const char *argv[])
 		return ret;
 	}
 
+	/* "log file = .../log.%m" names our log log.smbdirectd, as smbd's */
+	set_remote_machine_name(SMBDIRECTD_NAME, false);
+
 	if (is_default_dyn_LOGFILEBASE()) {
 		if (asprintf(&logfile,
 			     "%s/log." SMBDIRECTD_NAME,
@@ -356,8 +360,28 @@ int main(int argc, const char *argv[])
 		}
 		lp_set_logfile(logfile);
 		SAFE_FREE(logfile);
+		/*
+		 * As smbd does: load smb.conf again so that its "log file"
+		 * wins over the default name set just above.
+		 */
+		if (!lp_load_global(get_dyn_CONFIGFILE())) {
+			fprintf(stderr, "Cannot load %s\n",
+				get_dyn_CONFIGFILE());
+			TALLOC_FREE(frame);
+			return 1;
+		}
 	}
 	dump_core_setup(SMBDIRECTD_NAME, lp_logfile(frame, lp_sub));
+
+	/*
+	 * Like nmbd and smbd: without -D, -F or -i, and with stdin not a
+	 * socket (not started by inetd), become a daemon - the "(default)"
+	 * of --help.
+	 */
+	if (!daemon_cfg->daemon && !daemon_cfg->interactive &&
+	    !is_a_socket(0)) {
+		daemon_cfg->daemon = true;
+	}
 
 	log_stdout = (debug_get_log_type() == DEBUG_STDOUT);
 	if (daemon_cfg->interactive) {
@@ -388,7 +412,6 @@ int main(int argc, const char *argv[])
 			    "'pid directory' in smb.conf",
 			    errno);
 	}
-	pidfile_create(lp_pid_directory(), SMBDIRECTD_NAME);
 
 	state = talloc_zero(frame, struct smbdirectd_state);
 	if (state == NULL) {
@@ -427,6 +450,8 @@ int main(int argc, const char *argv[])
 			    EADDRNOTAVAIL);
 	}
 
+	/* Only a daemon that listens claims the pid file. */
+	pidfile_create(lp_pid_directory(), SMBDIRECTD_NAME);
 	if (!smbdirectd_status_start(state->ctx)) {
 		exit_daemon("setting up the status file failed", ENOMEM);
 	}
