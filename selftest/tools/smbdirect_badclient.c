@@ -794,7 +794,8 @@ static void negotiate(struct client *c)
 		case EV_DISCONNECTED:
 		case EV_FLUSH:
 			finish(c, EXIT_FAIL, "the server disconnected a valid "
-			       "negotiate request");
+			       "negotiate request after %.2f s, without "
+			       "answering", elapsed_s(c));
 		case EV_WC_ERROR:
 			finish(c, EXIT_FAIL, "negotiate request: %s work "
 			       "request failed: %s",

@@ -972,7 +972,7 @@ static void conn_handle_negotiate(struct smbdirectd_conn *conn,
 	action = smbdirect_proto_negotiate(conn->proto, buf, len, resp, &err);
 	if (action == SMBDIRECT_NEGOTIATE_DISCONNECT) {
 		conn->counters.errors += 1;
-		conn_close(conn, "negotiate: %s", err.reason);
+		conn_close(conn, "%s", err.reason);
 		return;
 	}
 
@@ -1039,6 +1039,16 @@ static void conn_handle_recv(struct smbdirectd_conn *conn,
 		return;
 	}
 
+	if (conn->state == CONN_ACCEPTING && !conn->early_negotiate) {
+		/*
+		 * Answering before ESTABLISHED was seen, or disconnecting,
+		 * can be lost on the peer's side: handle it then.
+		 */
+		conn->early_negotiate = true;
+		conn->early_idx = idx;
+		conn->early_len = wc->byte_len;
+		return;
+	}
 	if (conn->state == CONN_NEGOTIATE) {
 		conn_handle_negotiate(conn, buf, wc->byte_len);
 		buf_put(&conn->recv, idx);
@@ -1405,6 +1415,15 @@ bool smbdirectd_conn_cm_event(struct smbdirectd_conn *conn,
 	case RDMA_CM_EVENT_ESTABLISHED:
 		if (conn->state == CONN_ACCEPTING) {
 			conn->state = CONN_NEGOTIATE;
+		}
+		if (conn->early_negotiate) {
+			conn->early_negotiate = false;
+			conn_handle_negotiate(conn,
+					      buf_ptr(&conn->recv,
+						      conn->early_idx),
+					      conn->early_len);
+			buf_put(&conn->recv, conn->early_idx);
+			conn_pump(conn);
 		}
 		DBG_INFO("connection %" PRIu64 " from %s established\n",
 			 conn->id,

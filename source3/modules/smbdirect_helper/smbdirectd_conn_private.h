@@ -91,6 +91,15 @@ struct smbdirectd_conn {
 	uint32_t sends_in_flight;
 	bool close_after_send; /* negotiate rejected: send, then close */
 
+	/*
+	 * The negotiate request can complete before rdma_cm reports
+	 * ESTABLISHED (the QP receives as soon as rdma_accept is done, and
+	 * cifs.ko sends at once): it is kept here until then.
+	 */
+	bool early_negotiate;
+	uint32_t early_idx;
+	uint32_t early_len;
+
 	struct smbdirect_proto *proto;
 
 	/* SMB2 PDUs from smbd waiting for send credits and buffers */
