@@ -8,6 +8,12 @@
 # requires, smbdirectd still runs, its log names the reason and freed
 # the connection, and a kernel SMB Direct mount of the same daemon still
 # reads its file intact without having been disconnected.
+# The desc-* scenarios, chaninfo-outside and bad-token send one SMB2
+# WRITE with an RDMA channel whose buffer descriptors are bad (length 0,
+# too many, overflowing, too short, above the max I/O size, outside the
+# message) or well-formed but for a token never registered: the daemon
+# must drop the connection before smbd sees the request (or when its
+# RDMA READ fails), with no SMB2 session needed.
 # valid-echo (a correct SMB2 NEGOTIATE through the daemon) runs first and
 # last: it shows that the tool speaks correct SMB Direct, so that its
 # failures mean something, and that the daemon still accepts clients.
@@ -187,6 +193,13 @@ SCENARIOS=(
 	"reassembly-overflow|10|disconnecting: .*RemainingDataLength 2147483647 exceeds max fragmented size"
 	"no-credits|10|disconnecting: .*credit (violation|deadlock)"
 	"vanish-mid-message|10|disconnecting: (the peer disconnected|.*work request failed|rdma_cm event)"
+	"desc-zero-length|10|bad RDMA channel request: WRITE MessageId 1: buffer descriptors: entry 0 has Length 0"
+	"desc-too-many|10|bad RDMA channel request: WRITE MessageId 1: 17 buffer descriptors, at most 16 allowed"
+	"desc-overflow|10|bad RDMA channel request: WRITE MessageId 1: buffer descriptor lengths sum to 8589934590, overflowing 32 bits"
+	"desc-short|10|bad RDMA channel request: WRITE MessageId 1: buffer descriptors hold 4096 bytes, less than the 8192 to transfer"
+	"desc-huge|10|bad RDMA channel request: WRITE MessageId 1: RemainingBytes 2147483647 outside 1\.\.[0-9]+"
+	"chaninfo-outside|10|bad RDMA channel request: WRITE MessageId 1: channel info \[8192, \+16\) outside"
+	"bad-token|10|RDMA READ of [0-9]+ bytes from the client failed"
 	"valid-echo|20|RDMA peer .* is relayed to smbd"
 )
 

@@ -1375,6 +1375,196 @@ static void sc_valid_echo(struct client *c)
 	       dialect);
 }
 
+/* ------------------------------------------------------------------ */
+/* SMB2 WRITE requests with bad RDMA channel descriptors              */
+
+/*
+ * Send one SMB2 PDU as data transfer messages, fragmented as [MS-SMBD]
+ * 3.1.4.2 says, the first granting credits (as valid-echo does).
+ */
+static void send_smb2_pdu(struct client *c, const uint8_t *pdu,
+			  size_t pdu_len)
+{
+	struct smbdirect_frag_tx tx;
+	struct smbdirect_frag f;
+	struct smbdirect_err err = {0};
+	static uint32_t len[SEND_SLOTS];
+	uint32_t i = 0;
+
+	if (smbdirect_frag_tx_init(&tx, pdu_len, c->max_send,
+				   c->resp.max_fragmented_size, &err) != 0) {
+		finish(c, EXIT_SETUP, "fragmenting: %s", err.reason);
+	}
+	while (smbdirect_frag_tx_next(&tx, &f)) {
+		uint16_t grant = next_grant(c);
+		struct smbdirect_data_hdr hdr = {
+			.credits_requested = OUR_CREDITS_REQUESTED,
+			.credits_granted = grant,
+			.remaining_data_length = f.remaining_data_length,
+			.data_offset = f.data_offset,
+			.data_length = f.payload_len,
+		};
+		uint8_t *b = send_buf(c, i);
+		size_t hl = smbdirect_data_hdr_push(&hdr, b);
+
+		if (hl == 0) {
+			finish(c, EXIT_SETUP, "cannot encode a message");
+		}
+		memcpy(b + hl, pdu + f.payload_ofs, f.payload_len);
+		len[i++] = hl + f.payload_len;
+		spend_credit(c, grant);
+	}
+	c->t0_ms = now_ms();
+	post_sends(c, i, len);
+}
+
+/* [MS-SMB2] 2.2.21 WRITE request, 2.2.3.5 SMBDIRECT_BUFFER_DESCRIPTOR_V1 */
+#define SMB2_OP_WRITE_CMD 0x0009
+#define SMB2_WRITE_BODY 48		/* StructureSize 49 less 1 */
+#define SMB2_WRITE_CHANINFO_OFS (SMB2_HDR_SIZE + SMB2_WRITE_BODY)
+#define BUFFER_DESC_SIZE 16
+#define MAX_BAD_DESCS 17
+
+struct bad_desc {
+	uint64_t offset;
+	uint32_t token;
+	uint32_t length;
+};
+
+/*
+ * One SMB2 WRITE request (MessageId 1, no session) with Channel
+ * RDMA_V1, Length 0, RemainingBytes remaining, the channel info at
+ * chaninfo_ofs of n * 16 bytes, and the n descriptors right after the
+ * body (0x70) whatever chaninfo_ofs says.  Returns the PDU's length.
+ */
+static size_t build_rdma_write(uint8_t *b, size_t size, uint32_t remaining,
+			       uint16_t chaninfo_ofs,
+			       const struct bad_desc *d, size_t n)
+{
+	size_t len = SMB2_WRITE_CHANINFO_OFS + n * BUFFER_DESC_SIZE;
+	uint8_t *body = b + SMB2_HDR_SIZE;
+	size_t i;
+
+	if (len > size) {
+		return 0;
+	}
+	memset(b, 0, len);
+	/* SMB2 header, [MS-SMB2] 2.2.1.2 */
+	memcpy(b, "\xfeSMB", 4);
+	PUSH_LE_U16(b, 4, SMB2_HDR_SIZE);	/* StructureSize */
+	PUSH_LE_U16(b, 6, 1);			/* CreditCharge */
+	PUSH_LE_U16(b, 12, SMB2_OP_WRITE_CMD);	/* Command */
+	PUSH_LE_U16(b, 14, 1);			/* CreditRequest */
+	PUSH_LE_U64(b, 24, 1);			/* MessageId */
+	/* WRITE request body */
+	PUSH_LE_U16(body, 0, 49);		/* StructureSize */
+	PUSH_LE_U16(body, 2, 0);		/* DataOffset */
+	PUSH_LE_U32(body, 4, 0);		/* Length */
+	PUSH_LE_U64(body, 8, 0);		/* Offset */
+	for (i = 0; i < 16; i++) {		/* FileId */
+		body[16 + i] = (uint8_t)(0xA0 + i);
+	}
+	PUSH_LE_U32(body, 32, 1);		/* Channel RDMA_V1 */
+	PUSH_LE_U32(body, 36, remaining);	/* RemainingBytes */
+	PUSH_LE_U16(body, 40, chaninfo_ofs);	/* WriteChannelInfoOffset */
+	PUSH_LE_U16(body, 42, (uint16_t)(n * BUFFER_DESC_SIZE));
+	PUSH_LE_U32(body, 44, 0);		/* Flags */
+	for (i = 0; i < n; i++) {
+		uint8_t *p = b + SMB2_WRITE_CHANINFO_OFS +
+			     i * BUFFER_DESC_SIZE;
+
+		PUSH_LE_U64(p, 0, d[i].offset);
+		PUSH_LE_U32(p, 8, d[i].token);
+		PUSH_LE_U32(p, 12, d[i].length);
+	}
+	return len;
+}
+
+/* Send the WRITE; the server must drop us without answering. */
+static void send_bad_write(struct client *c, uint32_t remaining,
+			   uint16_t chaninfo_ofs, const struct bad_desc *d,
+			   size_t n)
+{
+	uint8_t pdu[SMB2_WRITE_CHANINFO_OFS +
+		    MAX_BAD_DESCS * BUFFER_DESC_SIZE];
+	size_t len = build_rdma_write(pdu, sizeof(pdu), remaining,
+				      chaninfo_ofs, d, n);
+
+	if (len == 0) {
+		finish(c, EXIT_SETUP, "cannot build the WRITE request");
+	}
+	add_note(c, "WRITE RemainingBytes %u, channel info at 0x%x, %zu "
+		 "descriptor(s)", remaining, chaninfo_ofs, n);
+	send_smb2_pdu(c, pdu, len);
+	expect_disconnect(c, true, false);
+}
+
+/* Tokens we never registered: the server must never get to use them. */
+#define BAD_TOKEN 0xDEADBEEFU
+
+static void sc_desc_zero_length(struct client *c)
+{
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 0 };
+
+	send_bad_write(c, 4096, SMB2_WRITE_CHANINFO_OFS, &d, 1);
+}
+
+static void sc_desc_too_many(struct client *c)
+{
+	struct bad_desc d[MAX_BAD_DESCS];
+	size_t i;
+
+	for (i = 0; i < MAX_BAD_DESCS; i++) {
+		d[i] = (struct bad_desc) { 0x1000 + i * 4096, BAD_TOKEN,
+					   4096 };
+	}
+	send_bad_write(c, 65536, SMB2_WRITE_CHANINFO_OFS, d, MAX_BAD_DESCS);
+}
+
+static void sc_desc_overflow(struct client *c)
+{
+	/* 2 * 0xFFFFFFFF: a receiver that sums in 32 bits gets 0xFFFFFFFE */
+	const struct bad_desc d[2] = {
+		{ 0x1000, BAD_TOKEN, 0xFFFFFFFFU },
+		{ 0x2000, BAD_TOKEN, 0xFFFFFFFFU },
+	};
+
+	send_bad_write(c, 4096, SMB2_WRITE_CHANINFO_OFS, d, 2);
+}
+
+static void sc_desc_short(struct client *c)
+{
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 4096 };
+
+	send_bad_write(c, 8192, SMB2_WRITE_CHANINFO_OFS, &d, 1);
+}
+
+static void sc_desc_huge(struct client *c)
+{
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 0x7FFFFFFFU };
+
+	send_bad_write(c, 0x7FFFFFFFU, SMB2_WRITE_CHANINFO_OFS, &d, 1);
+}
+
+static void sc_chaninfo_outside(struct client *c)
+{
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 4096 };
+
+	send_bad_write(c, 4096, 0x2000, &d, 1);
+}
+
+static void sc_bad_token(struct client *c)
+{
+	/*
+	 * Well-formed: the server must RDMA READ 64 KiB from a token we
+	 * never registered (our MRs allow local access only), which our
+	 * RNIC refuses; the server must then drop this connection.
+	 */
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 65536 };
+
+	send_bad_write(c, 65536, SMB2_WRITE_CHANINFO_OFS, &d, 1);
+}
+
 struct scenario {
 	const char *name;
 	bool negotiate_first;
@@ -1395,6 +1585,13 @@ static const struct scenario scenarios[] = {
 	{ "reassembly-overflow", true, sc_reassembly_overflow },
 	{ "no-credits", true, sc_no_credits },
 	{ "vanish-mid-message", true, sc_vanish_mid_message },
+	{ "desc-zero-length", true, sc_desc_zero_length },
+	{ "desc-too-many", true, sc_desc_too_many },
+	{ "desc-overflow", true, sc_desc_overflow },
+	{ "desc-short", true, sc_desc_short },
+	{ "desc-huge", true, sc_desc_huge },
+	{ "chaninfo-outside", true, sc_chaninfo_outside },
+	{ "bad-token", true, sc_bad_token },
 	{ "valid-echo", true, sc_valid_echo },
 };
 
