@@ -51,7 +51,10 @@ SAMBA_LIBS := $(shell for p in samba-libs samba libwbclient0 libsmbclient; do \
 		END { for (b in last) print last[b] }' | sort)
 LDFLAGS_COMMON := -Wl,--as-needed -Wl,-z,defs -Wl,-z,relro -Wl,-z,now
 
-MODULE_SRC := source3/modules/vfs_smbdirect.c
+# The module: the VFS glue and its helper pool (no smbd internals in
+# vfs_smbdirect_*.c: they are unit-tested on their own).
+MODULE_SRC := source3/modules/vfs_smbdirect.c \
+	source3/modules/vfs_smbdirect_helpers.c
 # The daemon, and the [MS-SMBD] protocol core it drives (no verbs calls
 # in smbdirect_*.c: they are unit-tested and fuzzed on their own).
 PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/, \
@@ -67,7 +70,7 @@ DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
 
 OBJDIR := $(OUT)/obj
-MODULE_OBJ := $(OBJDIR)/vfs_smbdirect.o
+MODULE_OBJ := $(patsubst source3/modules/%.c,$(OBJDIR)/%.o,$(MODULE_SRC))
 DAEMON_OBJ := $(patsubst source3/modules/smbdirect_helper/%.c,$(OBJDIR)/%.o,$(DAEMON_SRC)) \
 	$(OBJDIR)/cmdline_s3.o
 HEADERS := $(wildcard source3/modules/*.h source3/modules/smbdirect_helper/*.h)
@@ -89,6 +92,9 @@ $(OBJDIR):
 
 $(OBJDIR)/vfs_smbdirect.o: source3/modules/vfs_smbdirect.c $(HEADERS) | $(OBJDIR)
 	$(Q_CC)$(CC) $(ALL_CFLAGS) -Dvfs_smbdirect_init=samba_init_module -c $< -o $@
+
+$(OBJDIR)/vfs_smbdirect_%.o: source3/modules/vfs_smbdirect_%.c $(HEADERS) | $(OBJDIR)
+	$(Q_CC)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) | $(OBJDIR)
 	$(Q_CC)$(CC) $(ALL_CFLAGS) -c $< -o $@
