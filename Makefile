@@ -140,3 +140,7 @@ deb: deps
 clean:
 	rm -rf $(OUT)
 	@$(MAKE) --no-print-directory -C selftest/unit clean 2>/dev/null || true
+
+.PHONY: bench
+bench: build
+	@bench/run

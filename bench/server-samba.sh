@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# The distro's smbd, privately configured (sourced by bench/system.sh after
+# lib.sh, with SAMBA_MODE set):
+#   SAMBA_MODE=ours  smbd + `vfs objects = smbdirect` + smbdirectd, mounted
+#                    with -o rdma (cifs.ko defaults: READ/WRITE of 4 KiB and
+#                    more by RDMA, which smbdirectd carries out)
+#   SAMBA_MODE=tcp   the same smbd without the module, mounted over TCP:
+#                    what a Samba user has today
+# Both with smbd's defaults, log level 0, the share on the same tmpfs.
+#
+# Implements: server_start, server_mount, server_stop, server_roots,
+# server_cpu (which cpu-snapshot field is the server), server_save DIR.
+
+SAMBA_DIR=$BENCH_WORK/samba-$SAMBA_MODE
+SMBDIRECTD_PID=
+
+case $SAMBA_MODE in
+ours)	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct"
+	server_rdma=1 ;;
+tcp)	server_label="smbd $(smbd --version | cut -d' ' -f2) over TCP"
+	server_rdma=0 ;;
+*)	echo "bench: error: SAMBA_MODE must be ours or tcp" >&2; exit 1 ;;
+esac
+server_cpu=tree
+
+samba_conf() {
+	local d=$SAMBA_DIR vfs=
+	[ "$SAMBA_MODE" = ours ] && vfs="vfs objects = smbdirect"
+	cat <<EOF
+[global]
+	server role = standalone server
+	interfaces = lo "$BENCH_IP;capability=RDMA"
+	bind interfaces only = no
+	smb ports = 445
+	disable netbios = yes
+	server min protocol = SMB3
+	lock directory = $d/lock
+	state directory = $d/state
+	cache directory = $d/cache
+	private dir = $d/private
+	pid directory = $d/pid
+	ncalrpc dir = $d/ncalrpc
+	log file = $d/log/log.%m
+	max log size = 0
+	log level = 0
+	passdb backend = tdbsam:$d/private/passdb.tdb
+	load printers = no
+	printing = bsd
+	printcap name = /dev/null
+	disable spoolss = yes
+
+[share]
+	path = $BENCH_SHARE
+	read only = no
+	$vfs
+EOF
+}
+
+server_start() {
+	local d=$SAMBA_DIR
+	rm -rf "$d"	# fresh state for every run (the last one's logs are saved)
+	mkdir -p "$d"/{lock,state,cache,private,log,pid,ncalrpc}
+	samba_conf >"$d/smb.conf"
+	if [ "$SAMBA_MODE" = ours ]; then
+		local mods
+		mods=$(smbd -b | sed -n 's/^ *MODULESDIR: //p')
+		# The VM's / is an overlay with a tmpfs on top: this stays in the VM.
+		mkdir -p "$mods/vfs" && install -m 0644 "$BENCH_BIN/smbdirect.so" "$mods/vfs/smbdirect.so" ||
+			{ echo "cannot install smbdirect.so into $mods/vfs"; return 1; }
+	fi
+	wait_for 15 tcp_free 445 || { echo "TCP port 445 still in use: $(ss -Hltnp 'sport = :445')"; return 1; }
+	printf '%s\n%s\n' "$BENCH_PASS" "$BENCH_PASS" |
+		smbpasswd -c "$d/smb.conf" -s -a "$BENCH_USER" >"$d/log/smbpasswd.out" 2>&1 ||
+		{ echo "smbpasswd failed: $(tail -n 2 "$d/log/smbpasswd.out")"; return 1; }
+	smbd -s "$d/smb.conf" -D || { echo "smbd -D failed"; return 1; }
+	wait_for 30 tcp_listening 445 ||
+		{ echo "smbd does not listen on 445: $(tail -n 5 "$d/log/log.smbd" 2>/dev/null)"; return 1; }
+	[ "$SAMBA_MODE" = ours ] || return 0
+
+	"$BENCH_BIN/smbdirectd" -s "$d/smb.conf" -F --debug-stdout -d 1 \
+		>"$d/log/smbdirectd.out" 2>&1 &
+	SMBDIRECTD_PID=$!
+	wait_for 20 grep -q "listening for SMB Direct" "$d/log/smbdirectd.out" ||
+		{ echo "smbdirectd does not listen: $(tail -n 5 "$d/log/smbdirectd.out")"; return 1; }
+}
+
+server_mount() {
+	local rdma=
+	[ "$SAMBA_MODE" = ours ] && rdma=rdma,
+	mount -t cifs "//$BENCH_IP/share" "$BENCH_MNT" \
+		-o "${rdma}vers=3.1.1,username=$BENCH_USER,password=$BENCH_PASS,cache=none"
+}
+
+smbd_pid() { cat "$SAMBA_DIR/pid/smbd.pid" 2>/dev/null; }
+
+server_roots() { echo "$(smbd_pid) $SMBDIRECTD_PID"; }
+
+server_save() {
+	cp -r "$SAMBA_DIR/log/." "$SAMBA_DIR/smb.conf" "$1/" 2>/dev/null
+	[ -z "$SMBDIRECTD_PID" ] || cp "$SAMBA_DIR/pid/smbdirectd.status" "$1/" 2>/dev/null
+	return 0
+}
+
+server_stop() {
+	local rc=0 pid
+	if [ -n "$SMBDIRECTD_PID" ]; then
+		kill -TERM "$SMBDIRECTD_PID" 2>/dev/null
+		reap 15 "$SMBDIRECTD_PID"
+		SMBDIRECTD_PID=
+	fi
+	pid=$(smbd_pid)
+	if [ -n "$pid" ]; then
+		kill -TERM "$pid" 2>/dev/null
+		wait_for 15 bash -c "! kill -0 $pid" || { kill -KILL "$pid"; rc=1; }
+	fi
+	wait_for 10 tcp_free 445 || rc=1
+	return $rc
+}
