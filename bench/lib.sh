@@ -3,7 +3,6 @@
 # scripts it runs): messages, the settings, load and phase records.
 
 BENCH_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BENCH_REPO=$(cd "$BENCH_HERE/.." && pwd)
 BENCH_RAW=${SMBDIRECT_RESULTS:?bench: run inside the VM through bench/run}
 # The settings bench/run resolved, and the binaries it took a copy of.
 # shellcheck source=/dev/null

@@ -60,7 +60,7 @@ bw() {
 # Under TCG perftest's clock calibration now and then fails and it prints
 # "inf": such a run is repeated (up to 3 tries).
 lat() {
-	local name=$1 size=$2 r= try
+	local name=$1 size=$2 r='' try
 	for try in 1 2 3; do
 		pair "$name" "$size" -n "$BENCH_IB_LAT_ITERS" || return 0
 		# #bytes #iterations t_min t_max t_typical t_avg t_stdev 99% 99.9%

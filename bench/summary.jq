@@ -95,10 +95,10 @@ def gib: 1073741824;
 	config: $cfg,
 	environment: (($envh | kv) + ($envg | kv)),
 	run: ($run | kv),
-	zero_copy: "not yet: vfs_smbdirect still passes every call through, so there is no with/without comparison; smbdirectd copies payloads between its registered pool and the loopback TCP connection to smbd",
+	zero_copy: "not yet: vfs_smbdirect does smbd's pread/pwrite in its forked helpers, but the link from those helpers to smbdirectd's registered pool is not built, so there is no with/without comparison; smbdirectd copies every payload between its pool and the loopback TCP connection to smbd",
 	units: {MBps: "10^6 bytes/s", lat: "microseconds, fio total latency (submission to completion)", cpu: "CPU seconds per GiB moved (2^30 bytes)"},
 	cpu_notes: {
-		ours: "server = all smbd processes (the master and its children, cutime included) + smbdirectd",
+		ours: "server = all smbd processes (the master, its children and vfs_smbdirect's I/O helpers, cutime included) + smbdirectd",
 		tcp: "server = all smbd processes",
 		ksmbd: "server = threads named ksmbd* only; its request work runs in kworker threads (the ksmbd-io workqueue), counted under kworker together with cifs.ko's and rxe's work",
 		shared: "rxe (Soft-RoCE) does its packet work in whichever context posts or receives (smbdirectd, ksmbd's kworkers, the client) or in ksoftirqd: it is shared, not split per side; vm = all busy CPU of the VM, client and fio included"
