@@ -451,7 +451,6 @@ static bool post_send(struct smbdirectd_conn *conn,
 		conn_close(conn, "ibv_post_send failed: %s", strerror(ret));
 		return false;
 	}
-	conn->sends_in_flight += 1;
 	conn->counters.rdma_sends += 1;
 	return true;
 }
@@ -656,14 +655,6 @@ static void conn_smbd_written(struct tevent_req *subreq)
 	if (was_above && conn->to_smbd_bytes <= RELAY_HIGH_WATER) {
 		conn_pump(conn);
 	}
-}
-
-/* A PDU from the client: to smbd, through the offload's ordered queue. */
-static void conn_forward_request(struct smbdirectd_conn *conn,
-				 uint8_t *pdu,
-				 size_t len)
-{
-	offload_request(conn, pdu, len);
 }
 
 /* tstream_readv_pdu: 4 bytes of stream header, then the PDU itself. */
@@ -1059,7 +1050,6 @@ static void conn_handle_recv(struct smbdirectd_conn *conn,
 		return;
 	}
 
-	conn->last_recv = timeval_current();
 	ret = smbdirect_proto_recv(conn->proto, buf, wc->byte_len, conn,
 				   &pdu, &pdu_len, &err);
 	/* reassembly copied what it needs: the buffer may be re-posted */
@@ -1071,7 +1061,8 @@ static void conn_handle_recv(struct smbdirectd_conn *conn,
 	}
 	conn_arm_idle_timer(conn);
 	if (pdu != NULL) {
-		conn_forward_request(conn, pdu, pdu_len);
+		/* to smbd, through the offload's ordered queue */
+		offload_request(conn, pdu, pdu_len);
 	}
 }
 
@@ -1085,7 +1076,6 @@ static void conn_handle_wc(struct smbdirectd_conn *conn,
 		if (idx < conn->send.count) {
 			buf_put(&conn->send, idx);
 		}
-		conn->sends_in_flight -= MIN(conn->sends_in_flight, 1);
 	}
 
 	if (kind == WR_RDMA) {

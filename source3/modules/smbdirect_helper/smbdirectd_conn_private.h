@@ -88,7 +88,6 @@ struct smbdirectd_conn {
 	struct tevent_fd *cq_fde;
 	struct buf_array recv;
 	struct buf_array send;
-	uint32_t sends_in_flight;
 	bool close_after_send; /* negotiate rejected: send, then close */
 
 	/*
@@ -133,7 +132,6 @@ struct smbdirectd_conn {
 
 	struct tevent_timer *negotiate_timer;
 	struct tevent_timer *idle_timer;
-	struct timeval last_recv;
 
 	struct smbdirectd_counters counters;
 };
