@@ -51,10 +51,14 @@ SAMBA_LIBS := $(shell for p in samba-libs samba libwbclient0 libsmbclient; do \
 		END { for (b in last) print last[b] }' | sort)
 LDFLAGS_COMMON := -Wl,--as-needed -Wl,-z,defs -Wl,-z,relro -Wl,-z,now
 
-# The module: the VFS glue and its helper pool (no smbd internals in
-# vfs_smbdirect_*.c: they are unit-tested on their own).
+# The module: the VFS glue (vfs_smbdirect.c, the only file that knows
+# smbd's internals), its helper pool and its end of the zero-copy link.
 MODULE_SRC := source3/modules/vfs_smbdirect.c \
-	source3/modules/vfs_smbdirect_helpers.c
+	source3/modules/vfs_smbdirect_helpers.c \
+	source3/modules/vfs_smbdirect_zerocopy.c
+# The zero-copy agreement (smbdirect_zerocopy*.c) is linked into both.
+ZC_SRC := $(addprefix source3/modules/smbdirect_helper/, \
+	smbdirect_zerocopy.c smbdirect_zerocopy_config.c)
 # The daemon, and the [MS-SMBD] protocol core it drives (no verbs calls
 # in smbdirect_*.c: they are unit-tested and fuzzed on their own).
 PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/, \
@@ -64,13 +68,14 @@ DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
 	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
 	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
-	smbdirectd_status.c smbdirectd_procnet.c) \
-	$(PROTO_SRC)
+	smbdirectd_status.c smbdirectd_procnet.c smbdirectd_zerocopy.c) \
+	$(PROTO_SRC) $(ZC_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
 
 OBJDIR := $(OUT)/obj
-MODULE_OBJ := $(patsubst source3/modules/%.c,$(OBJDIR)/%.o,$(MODULE_SRC))
+MODULE_OBJ := $(patsubst source3/modules/%.c,$(OBJDIR)/%.o,$(MODULE_SRC)) \
+	$(patsubst source3/modules/smbdirect_helper/%.c,$(OBJDIR)/%.o,$(ZC_SRC))
 DAEMON_OBJ := $(patsubst source3/modules/smbdirect_helper/%.c,$(OBJDIR)/%.o,$(DAEMON_SRC)) \
 	$(OBJDIR)/cmdline_s3.o
 HEADERS := $(wildcard source3/modules/*.h source3/modules/smbdirect_helper/*.h)

@@ -97,6 +97,22 @@ smbd_env_mount_rdma() {
 	smbd_env_mount "$mnt" "rdma${opts:+,$opts}"
 }
 
+# Wait until smbdirectd rewrites its status file (once a second): the
+# counters read afterwards include everything done before the call.
+smbdirectd_env_status_fresh() {
+	local f=$SMBD_ENV_DIR/pid/smbdirectd.status now i
+	now=$(date +%s.%N)
+	for i in $(seq 50); do
+		if [ -e "$f" ] &&
+			awk -v a="$(stat -c %.9Y "$f")" -v b="$now" \
+				'BEGIN { exit !(a > b) }'; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # One counter of smbdirectd's status file, daemon line (or conn line N).
 smbdirectd_env_counter() {
 	local name=$1 line=${2:-daemon}

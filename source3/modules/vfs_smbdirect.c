@@ -5,8 +5,10 @@
  * helper processes forked from smbd (vfs_smbdirect_helpers.c), in the
  * manner of vfs_aio_fork but for any request size, bounded in number,
  * and without letting a helper's failure take smbd down. Everything
- * else passes to the next module. The zero-copy link to smbdirectd
- * builds on the helpers' registered buffers (smbdirect_io_args.ext_id).
+ * else passes to the next module. With smbdirectd, sendfile and
+ * recvfile move offloaded READ/WRITE payloads straight between the file
+ * and smbdirectd's registered pool (the zero-copy link,
+ * smbdirect_helper/smbdirect_zerocopy.h).
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -26,8 +28,11 @@
 
 #include "includes.h"
 #include "smbd/smbd.h"
+#include "smbd/globals.h"
 #include "lib/util/tevent_unix.h"
 #include "vfs_smbdirect_helpers.h"
+#include "vfs_smbdirect_zerocopy.h"
+#include "smbdirect_zerocopy_config.h"
 
 #undef DBGC_CLASS
 #define DBGC_CLASS DBGC_VFS
@@ -48,6 +53,172 @@ struct smbdirect_config {
 	/* Made with the first asynchronous request of the share. */
 	struct smbdirect_io_pool *pool;
 };
+
+/*
+ * The zero-copy links of this smbd process, by transport socket. smbd
+ * serves one client per process (with multichannel, over several
+ * sockets); a socket that got no link (a TCP client, smbdirectd not
+ * running) is remembered too, so it is asked only once. A descriptor
+ * number can come back for another connection: the peer port tells.
+ */
+struct smbdirect_zc_known {
+	int fd;
+	uint16_t port;
+	struct smbdirect_zc_link *link; /* NULL: no link for it */
+};
+
+static struct smbdirect_zc_known *zc_known;
+
+static struct smbdirect_zc_link *smbdirect_zc_link_for(int fd)
+{
+	struct smbdirect_zc_link *link = NULL;
+	struct smbdirect_zc_known *k = NULL;
+	char *path = NULL;
+	uint16_t port = 0;
+	size_t i, n;
+	int err;
+
+	if (!smbdirect_zc_enabled() || !smbdirect_zc_peer_port(fd, &port)) {
+		return NULL;
+	}
+	n = talloc_array_length(zc_known);
+	for (i = 0; i < n; i++) {
+		if (zc_known[i].fd == fd && zc_known[i].port == port) {
+			return zc_known[i].link;
+		}
+	}
+
+	path = smbdirect_zc_socket_path(talloc_tos());
+	if (path == NULL) {
+		return NULL;
+	}
+	/* the control socket is root's alone */
+	become_root();
+	link = smbdirect_zc_attach(NULL, path, fd);
+	err = errno;
+	unbecome_root();
+	if (link == NULL && err != ENOENT) {
+		DBG_WARNING("no zero-copy link with smbdirectd through %s "
+			    "(%s): offloaded payloads are copied through "
+			    "smbd\n", path, strerror(err));
+	} else if (link != NULL) {
+		DBG_NOTICE("zero-copy link with smbdirectd for the connection "
+			   "from 127.0.0.1:%u\n", port);
+	}
+	TALLOC_FREE(path);
+
+	k = talloc_realloc(NULL, zc_known, struct smbdirect_zc_known, n + 1);
+	if (k == NULL) {
+		TALLOC_FREE(link);
+		return NULL;
+	}
+	zc_known = k;
+	zc_known[n] = (struct smbdirect_zc_known) {
+		.fd = fd,
+		.port = port,
+		.link = talloc_move(zc_known, &link),
+	};
+	return zc_known[n].link;
+}
+
+/*
+ * At tree connect: attach the client's connections, so that smbdirectd
+ * publishes their offloaded READ/WRITE from now on, and say what the
+ * share lacks for smbd to take the zero-copy way.
+ */
+static void smbdirect_zc_connect(struct vfs_handle_struct *handle)
+{
+	struct smbXsrv_connection *xconn = NULL;
+	int snum = SNUM(handle->conn);
+	bool linked = false;
+
+	for (xconn = handle->conn->sconn->client->connections; xconn != NULL;
+	     xconn = xconn->next) {
+		linked |= smbdirect_zc_link_for(xconn->transport.sock) != NULL;
+	}
+	if (!linked) {
+		return;
+	}
+	/* smbd tries asynchronous reads first, and sendfile only after */
+	if (!lp__use_sendfile(snum) || lp_aio_read_size(snum) != 0) {
+		DBG_NOTICE("share %d: offloaded READs are copied through smbd "
+			   "(zero copy needs \"use sendfile = yes\" and \"aio "
+			   "read size = 0\")\n", snum);
+	}
+	if (lp_min_receive_file_size() == 0) {
+		DBG_NOTICE("\"min receivefile size = 0\": offloaded WRITEs are "
+			   "copied through smbd\n");
+	}
+}
+
+/* The SMB2 FileId and the file range of fsp's I/O, or false. */
+static bool smbdirect_zc_io_for(struct files_struct *fsp,
+				off_t offset,
+				size_t count,
+				struct smbdirect_zc_io *io)
+{
+	if (fsp->op == NULL || fsp->op->global == NULL ||
+	    fsp_get_io_fd(fsp) == -1 || fsp_is_alternate_stream(fsp)) {
+		return false;
+	}
+	*io = (struct smbdirect_zc_io) {
+		.file_id_persistent = fsp->op->global->open_persistent_id,
+		.file_id_volatile = fsp->op->global->open_volatile_id,
+		.file_fd = fsp_get_io_fd(fsp),
+		.offset = offset,
+		.count = count,
+	};
+	return true;
+}
+
+static ssize_t smbdirect_sendfile(struct vfs_handle_struct *handle,
+				  int tofd,
+				  files_struct *fromfsp,
+				  const DATA_BLOB *hdr,
+				  off_t offset,
+				  size_t count)
+{
+	struct smbdirect_zc_link *link = NULL;
+	struct smbdirect_zc_io io;
+	bool claimed = false;
+	ssize_t ret;
+
+	if (hdr != NULL && smbdirect_zc_io_for(fromfsp, offset, count, &io)) {
+		link = smbdirect_zc_link_for(tofd);
+	}
+	if (link != NULL) {
+		ret = smbdirect_zc_sendfile(link, tofd, hdr->data, hdr->length,
+					    &io, &claimed);
+		if (claimed) {
+			return ret;
+		}
+	}
+	return SMB_VFS_NEXT_SENDFILE(handle, tofd, fromfsp, hdr, offset,
+				     count);
+}
+
+static ssize_t smbdirect_recvfile(struct vfs_handle_struct *handle,
+				  int fromfd,
+				  files_struct *tofsp,
+				  off_t offset,
+				  size_t count)
+{
+	struct smbdirect_zc_link *link = NULL;
+	struct smbdirect_zc_io io;
+	bool claimed = false;
+	ssize_t ret;
+
+	if (smbdirect_zc_io_for(tofsp, offset, count, &io)) {
+		link = smbdirect_zc_link_for(fromfd);
+	}
+	if (link != NULL) {
+		ret = smbdirect_zc_recvfile(link, fromfd, &io, &claimed);
+		if (claimed) {
+			return ret;
+		}
+	}
+	return SMB_VFS_NEXT_RECVFILE(handle, fromfd, tofsp, offset, count);
+}
 
 static int smbdirect_connect(struct vfs_handle_struct *handle,
 			     const char *service,
@@ -108,6 +279,7 @@ static int smbdirect_connect(struct vfs_handle_struct *handle,
 		   user);
 	DBG_INFO("at most %d I/O helpers, idle ones stop after %d s\n",
 		 max_helpers, idle_timeout);
+	smbdirect_zc_connect(handle);
 	return 0;
 }
 
@@ -323,6 +495,8 @@ static int smbdirect_fsync_recv(struct tevent_req *req,
 
 static struct vfs_fn_pointers vfs_smbdirect_fns = {
 	.connect_fn = smbdirect_connect,
+	.sendfile_fn = smbdirect_sendfile,
+	.recvfile_fn = smbdirect_recvfile,
 	.pread_send_fn = smbdirect_pread_send,
 	.pread_recv_fn = smbdirect_pread_recv,
 	.pwrite_send_fn = smbdirect_pwrite_send,

@@ -32,6 +32,7 @@
 #include "smbdirectd_conn.h"
 #include "smbdirectd_devices.h"
 #include "smbdirectd_listen.h"
+#include "smbdirectd_zerocopy.h"
 #include "smbdirectd_dev.h"
 #include "smbdirectd_pool.h"
 #include "smbdirectd_status.h"
@@ -143,6 +144,7 @@ static void smbdirectd_shutdown(struct smbdirectd_state *state)
 		return;
 	}
 	smbdirectd_listen_stop(ctx);
+	smbdirectd_zc_stop(ctx);
 	smbdirectd_conn_shutdown_all(ctx, "smbdirectd is stopping");
 	te = tevent_add_timer(state->ev,
 			      ctx,
@@ -164,7 +166,8 @@ static void smbdirectd_shutdown(struct smbdirectd_state *state)
 		"%" PRIu64 " PDUs / %" PRIu64 " bytes, errors %" PRIu64 "; "
 		"offloaded WRITE %" PRIu64 " ops / %" PRIu64 " bytes, READ "
 		"%" PRIu64 " ops / %" PRIu64 " bytes, offload failures "
-		"%" PRIu64 "\n",
+		"%" PRIu64 "; zero copy WRITE %" PRIu64 " / READ %" PRIu64
+		" bytes\n",
 		ctx->accepted,
 		ctx->refused,
 		ctx->totals.pdus_to_smbd,
@@ -176,7 +179,9 @@ static void smbdirectd_shutdown(struct smbdirectd_state *state)
 		ctx->totals.offload_write_bytes,
 		ctx->totals.offload_read_ops,
 		ctx->totals.offload_read_bytes,
-		ctx->totals.offload_failures);
+		ctx->totals.offload_failures,
+		ctx->totals.zero_copy_write_bytes,
+		ctx->totals.zero_copy_read_bytes);
 	TALLOC_FREE(ctx->listener);
 }
 
@@ -452,6 +457,11 @@ int main(int argc, const char *argv[])
 
 	/* Only a daemon that listens claims the pid file. */
 	pidfile_create(lp_pid_directory(), SMBDIRECTD_NAME);
+	/* After the pid file: a second daemon must not take the socket. */
+	if (!smbdirectd_zc_listen(state->ctx)) {
+		DBG_ERR("running without the zero-copy link: payloads are "
+			"copied through smbd\n");
+	}
 	if (!smbdirectd_status_start(state->ctx)) {
 		exit_daemon("setting up the status file failed", ENOMEM);
 	}

@@ -21,6 +21,7 @@ struct smbdirectd_listener;
 struct smbdirectd_conn;
 struct smbdirectd_dev;
 struct smbdirectd_pool;
+struct smbdirectd_zc_listener;
 
 /* Bytes and messages moved, per connection and for the whole daemon. */
 struct smbdirectd_counters {
@@ -40,6 +41,15 @@ struct smbdirectd_counters {
 	uint64_t offload_read_bytes;
 	/* offloaded requests that failed (RDMA error, bad descriptors) */
 	uint64_t offload_failures;
+	/*
+	 * Of the offloaded ones: those vfs_smbdirect moved between the file
+	 * and the pool itself (the zero-copy link); the rest were copied
+	 * through the loopback connection and smbd.
+	 */
+	uint64_t zero_copy_write_ops;
+	uint64_t zero_copy_write_bytes;
+	uint64_t zero_copy_read_ops;
+	uint64_t zero_copy_read_bytes;
 };
 
 struct smbdirectd_ctx {
@@ -57,6 +67,9 @@ struct smbdirectd_ctx {
 	uint64_t accepted;
 	uint64_t refused;
 	struct smbdirectd_counters totals;
+
+	/* The control socket of the zero-copy link (smbdirectd_zerocopy.c) */
+	struct smbdirectd_zc_listener *zc_listener;
 };
 
 void smbdirectd_counters_add(struct smbdirectd_counters *sum,

@@ -11,6 +11,7 @@
 
 #include "includes.h"
 #include "smbdirectd_config.h"
+#include "smbdirect_zerocopy_config.h"
 
 #include <ifaddrs.h>
 
@@ -266,6 +267,14 @@ struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
 		return NULL;
 	}
 
+	cfg->zero_copy = smbdirect_zc_enabled();
+	cfg->control_socket = smbdirect_zc_socket_path(cfg);
+	if (cfg->control_socket == NULL) {
+		TALLOC_FREE(cfg);
+		return NULL;
+	}
+	cfg->min_receivefile_size = MAX(lp_min_receive_file_size(), 0);
+
 	list = lp_interfaces();
 	for (i = 0; list != NULL && list[i] != NULL && ok; i++) {
 		ok = parse_interface_entry(cfg, list[i]);
@@ -299,7 +308,7 @@ void smbdirectd_config_log(const struct smbdirectd_config *cfg)
 		    "credits %u, max send %u, max receive %u, max fragmented "
 		    "%u, max read/write %u, keepalive %u s (timeout %u s), "
 		    "negotiate timeout %u s, max connections %u, offload pool "
-		    "%zu MiB\n",
+		    "%zu MiB, zero copy %s (%s)\n",
 		    cfg->smbd_address,
 		    cfg->smbd_port,
 		    p->receive_credit_max,
@@ -312,5 +321,7 @@ void smbdirectd_config_log(const struct smbdirectd_config *cfg)
 		    p->keepalive_timeout_sec,
 		    cfg->negotiate_timeout_sec,
 		    cfg->max_connections,
-		    cfg->pool_size >> 20);
+		    cfg->pool_size >> 20,
+		    cfg->zero_copy ? "on" : "off",
+		    cfg->control_socket);
 }

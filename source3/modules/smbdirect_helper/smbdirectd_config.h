@@ -46,6 +46,16 @@ struct smbdirectd_config {
 
 	/* Registered memory for RDMA READ/WRITE offload, in bytes. */
 	size_t pool_size;
+
+	/*
+	 * The zero-copy link with vfs_smbdirect (smbdirect_zerocopy.h):
+	 * on, and where its control socket is. The module reads the same
+	 * two [global] options.
+	 */
+	bool zero_copy;
+	const char *control_socket;
+	/* smbd's "min receivefile size": a WRITE above it may be claimed */
+	uint32_t min_receivefile_size;
 };
 
 /*

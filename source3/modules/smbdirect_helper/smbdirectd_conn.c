@@ -32,6 +32,7 @@
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
 #include "smbdirectd_conn_private.h"
+#include "smbdirectd_zerocopy.h"
 #include "smbdirectd_dev.h"
 #include "smbdirectd_smb2.h"
 #include "smbdirectd_status.h"
@@ -57,6 +58,10 @@ void smbdirectd_counters_add(struct smbdirectd_counters *sum,
 	sum->offload_read_ops += c->offload_read_ops;
 	sum->offload_read_bytes += c->offload_read_bytes;
 	sum->offload_failures += c->offload_failures;
+	sum->zero_copy_write_ops += c->zero_copy_write_ops;
+	sum->zero_copy_write_bytes += c->zero_copy_write_bytes;
+	sum->zero_copy_read_ops += c->zero_copy_read_ops;
+	sum->zero_copy_read_bytes += c->zero_copy_read_bytes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -314,7 +319,7 @@ char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
 		text = talloc_asprintf_append(
 			text,
 			"conn id=%" PRIu64 " peer=%s smbd_port=%u smbd_pid=%d "
-			"state=%s "
+			"state=%s zero_copy=%s "
 			"max_send=%u max_receive=%u max_read_write=%u "
 			"send_credits=%u receive_credits=%u %s\n",
 			conn->id,
@@ -322,6 +327,7 @@ char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
 			conn->smbd_local_port,
 			(int)conn->smbd_pid,
 			conn_state_name(conn->state),
+			conn->zc != NULL ? "attached" : "no",
 			p != NULL ? p->max_send_size : 0,
 			p != NULL ? p->max_receive_size : 0,
 			p != NULL ? p->max_read_write_size : 0,
@@ -345,6 +351,7 @@ void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 	       ", receives %" PRIu64 ", errors %" PRIu64
 	       "; offloaded WRITE %" PRIu64 " ops / %" PRIu64 " bytes, READ "
 	       "%" PRIu64 " ops / %" PRIu64 " bytes, offload failures %" PRIu64
+	       "; zero copy WRITE %" PRIu64 " / READ %" PRIu64 " bytes"
 	       "; send credits %u, receive credits granted %u, max send "
 	       "%u, max receive %u\n",
 	       conn->id,
@@ -362,6 +369,8 @@ void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
 	       c->offload_read_ops,
 	       c->offload_read_bytes,
 	       c->offload_failures,
+	       c->zero_copy_write_bytes,
+	       c->zero_copy_read_bytes,
 	       p != NULL ? p->credits.send_credits : 0,
 	       p != NULL ? p->credits.recv_granted : 0,
 	       p != NULL ? p->max_send_size : 0,
@@ -585,61 +594,93 @@ void conn_pump(struct smbdirectd_conn *conn)
 /* ------------------------------------------------------------------ */
 /* the loopback TCP side: smbd                                         */
 
+/* One write to smbd; a talloc child of the PDU it writes. */
+struct smbd_write {
+	struct smbdirectd_conn *conn;
+	size_t len;
+	uint8_t hdr[NBT_HDR_SIZE];
+	struct iovec iov[3];
+};
+
 static void conn_smbd_written(struct tevent_req *subreq);
 
-void conn_write_to_smbd(struct smbdirectd_conn *conn,
-			uint8_t *pdu,
-			size_t len)
+/*
+ * Write a PDU of len bytes to smbd: the first len - payload_len are in
+ * pdu, the rest at payload (which the caller keeps alive until the PDU
+ * is freed: after the write, or with the connection). pdu is ours.
+ */
+void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
+				uint8_t *pdu,
+				size_t len,
+				const uint8_t *payload,
+				size_t payload_len)
 {
 	struct tevent_req *subreq = NULL;
-	struct iovec *iov = NULL;
-	uint8_t *hdr = NULL;
+	struct smbd_write *w = NULL;
+	size_t count = 2;
 
 	if (len > NBT_MAX_LEN) {
+		TALLOC_FREE(pdu);
 		conn_close(conn, "request of %zu bytes is larger than the "
 			   "SMB2 stream framing allows", len);
 		return;
 	}
 	/*
-	 * hdr and iov are talloc children of the PDU: all live until written
+	 * The vector lives in w, a child of the PDU: all stay until written
 	 * (tstream_writev_queue_send keeps the vector itself, not a copy,
 	 * while the request waits in the queue).
 	 */
-	hdr = talloc_array(pdu, uint8_t, NBT_HDR_SIZE);
-	iov = talloc_array(pdu, struct iovec, 2);
-	if (hdr == NULL || iov == NULL) {
+	w = talloc_zero(pdu, struct smbd_write);
+	if (w == NULL) {
+		TALLOC_FREE(pdu);
 		conn_close(conn, "out of memory");
 		return;
 	}
-	PUSH_BE_U32(hdr, 0, len);
-	iov[0].iov_base = hdr;
-	iov[0].iov_len = NBT_HDR_SIZE;
-	iov[1].iov_base = pdu;
-	iov[1].iov_len = len;
+	w->conn = conn;
+	w->len = len;
+	PUSH_BE_U32(w->hdr, 0, len);
+	w->iov[0].iov_base = w->hdr;
+	w->iov[0].iov_len = NBT_HDR_SIZE;
+	w->iov[1].iov_base = pdu;
+	w->iov[1].iov_len = len - payload_len;
+	if (payload_len > 0) {
+		w->iov[2].iov_base = discard_const_p(uint8_t, payload);
+		w->iov[2].iov_len = payload_len;
+		count = 3;
+	}
 
-	subreq = tstream_writev_queue_send(pdu,
+	subreq = tstream_writev_queue_send(w,
 					   conn->ctx->ev,
 					   conn->smbd,
 					   conn->smbd_queue,
-					   iov,
-					   2);
+					   w->iov,
+					   count);
 	if (subreq == NULL) {
+		TALLOC_FREE(pdu);
 		conn_close(conn, "out of memory");
 		return;
 	}
-	tevent_req_set_callback(subreq, conn_smbd_written, conn);
+	tevent_req_set_callback(subreq, conn_smbd_written, w);
 	conn->to_smbd_bytes += len;
 	conn->counters.pdus_to_smbd += 1;
 	conn->counters.bytes_to_smbd += len;
 }
 
+void conn_write_to_smbd(struct smbdirectd_conn *conn,
+			uint8_t *pdu,
+			size_t len)
+{
+	conn_write_to_smbd_payload(conn, pdu, len, NULL, 0);
+}
+
 static void conn_smbd_written(struct tevent_req *subreq)
 {
-	struct smbdirectd_conn *conn =
-		tevent_req_callback_data(subreq, struct smbdirectd_conn);
-	/* subreq is a child of the PDU: freeing the PDU frees both */
-	uint8_t *pdu = talloc_parent(subreq);
-	size_t len = talloc_get_size(pdu);
+	struct smbd_write *w =
+		tevent_req_callback_data(subreq, struct smbd_write);
+	struct smbdirectd_conn *conn = w->conn;
+	/* w is a child of the PDU: freeing the PDU frees all */
+	uint8_t *pdu = talloc_parent(w);
+	size_t len = w->len;
 	bool was_above = conn->to_smbd_bytes > RELAY_HIGH_WATER;
 	int sys_errno = 0;
 	int ret;
@@ -657,14 +698,91 @@ static void conn_smbd_written(struct tevent_req *subreq)
 	}
 }
 
-/* tstream_readv_pdu: 4 bytes of stream header, then the PDU itself. */
+/*
+ * tstream_readv_pdu: 4 bytes of stream header, then the PDU. While
+ * vfs_smbdirect may have put READ payloads in the pool, a PDU is read
+ * in two steps: its first 80 bytes tell whether it is such a READ
+ * response, whose payload is not on the stream (smbdirect_zerocopy.h).
+ */
+enum smbd_read_step {
+	SMBD_READ_NBT,
+	SMBD_READ_PROBE,
+	SMBD_READ_REST,
+	SMBD_READ_DONE,
+};
+
+#define SMBD_READ_PROBE_LEN (SMB2_HDR_BODY + 0x10)
+
 struct smbd_read_state {
+	struct smbdirectd_conn *conn;
+	bool started;
+	enum smbd_read_step step;
 	uint8_t hdr[NBT_HDR_SIZE];
 	uint8_t *pdu;
 	size_t len;
-	bool have_hdr;
 	struct iovec iov;
+	struct offload_record *zc_rec;
 };
+
+/* The next step's vector, or false with errno. */
+static bool smbd_read_step(struct smbd_read_state *st)
+{
+	struct offload_record *rec = NULL;
+	int ret;
+
+	switch (st->step) {
+	case SMBD_READ_NBT:
+		st->len = PULL_BE_U32(st->hdr, 0) & NBT_MAX_LEN;
+		if (st->hdr[0] != 0 || st->len == 0) {
+			errno = EPROTO;
+			return false;
+		}
+		if (st->len > SMBD_READ_PROBE_LEN && st->conn->zc != NULL &&
+		    st->conn->zc->reads > 0) {
+			st->pdu = talloc_array(st, uint8_t,
+					       SMBD_READ_PROBE_LEN);
+			st->iov.iov_len = SMBD_READ_PROBE_LEN;
+			st->step = SMBD_READ_PROBE;
+		} else {
+			st->pdu = talloc_array(st, uint8_t, st->len);
+			st->iov.iov_len = st->len;
+			st->step = SMBD_READ_REST;
+		}
+		if (st->pdu == NULL) {
+			errno = ENOMEM;
+			return false;
+		}
+		st->iov.iov_base = st->pdu;
+		return true;
+	case SMBD_READ_PROBE:
+		ret = offload_zc_read_done(st->conn, st->pdu, st->len, &rec);
+		if (ret == -1) {
+			errno = EPROTO;
+			return false;
+		}
+		if (ret == 1) {
+			st->zc_rec = rec;
+			st->len = SMBD_READ_PROBE_LEN;
+			st->step = SMBD_READ_DONE;
+			return true;
+		}
+		st->pdu = talloc_realloc(st, st->pdu, uint8_t, st->len);
+		if (st->pdu == NULL) {
+			errno = ENOMEM;
+			return false;
+		}
+		st->iov.iov_base = st->pdu + SMBD_READ_PROBE_LEN;
+		st->iov.iov_len = st->len - SMBD_READ_PROBE_LEN;
+		st->step = SMBD_READ_REST;
+		return true;
+	case SMBD_READ_REST:
+		st->step = SMBD_READ_DONE;
+		return true;
+	case SMBD_READ_DONE:
+		break;
+	}
+	return true;
+}
 
 static int smbd_read_next_vector(struct tstream_context *stream,
 				 void *private_data,
@@ -676,28 +794,17 @@ static int smbd_read_next_vector(struct tstream_context *stream,
 		private_data, struct smbd_read_state);
 	struct iovec *v = NULL;
 
-	if (st->pdu != NULL) {
-		*_vector = NULL; /* done */
-		*_count = 0;
-		return 0;
-	}
-	if (st->have_hdr) {
-		st->len = PULL_BE_U32(st->hdr, 0) & NBT_MAX_LEN;
-		if (st->hdr[0] != 0 || st->len == 0) {
-			errno = EPROTO;
-			return -1;
-		}
-		st->pdu = talloc_array(st, uint8_t, st->len);
-		if (st->pdu == NULL) {
-			errno = ENOMEM;
-			return -1;
-		}
-		st->iov.iov_base = st->pdu;
-		st->iov.iov_len = st->len;
-	} else {
-		st->have_hdr = true;
+	if (!st->started) {
+		st->started = true;
 		st->iov.iov_base = st->hdr;
 		st->iov.iov_len = NBT_HDR_SIZE;
+	} else if (!smbd_read_step(st)) {
+		return -1;
+	}
+	if (st->step == SMBD_READ_DONE) {
+		*_vector = NULL;
+		*_count = 0;
+		return 0;
 	}
 	v = talloc(mem_ctx, struct iovec);
 	if (v == NULL) {
@@ -726,6 +833,7 @@ void conn_smbd_read_next(struct smbdirectd_conn *conn)
 		conn_close(conn, "out of memory");
 		return;
 	}
+	st->conn = conn;
 	subreq = tstream_readv_pdu_send(st,
 					conn->ctx->ev,
 					conn->smbd,
@@ -747,6 +855,7 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 	struct smbd_read_state *st =
 		talloc_get_type_abort(talloc_parent(subreq),
 				      struct smbd_read_state);
+	struct offload_record *zc_rec = NULL;
 	uint8_t *pdu = NULL;
 	size_t len;
 	int sys_errno = 0;
@@ -765,6 +874,7 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 
 	pdu = talloc_move(conn, &st->pdu);
 	len = st->len;
+	zc_rec = st->zc_rec;
 	TALLOC_FREE(st);
 
 	/*
@@ -788,7 +898,7 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 	 * conn_queue_response() and resumes reading with
 	 * conn_smbd_read_next().
 	 */
-	offload_response(conn, pdu, len);
+	offload_response(conn, pdu, len, zc_rec);
 }
 
 void conn_queue_response(struct smbdirectd_conn *conn,

@@ -23,6 +23,7 @@ struct offload_item;
 struct offload_record;
 struct offload_rw;
 struct offload_rsp;
+struct smbdirectd_zc;
 
 /* wr_id: the buffer or slot index in the low 32 bits, its kind above. */
 #define WR_RECV 1ULL
@@ -129,6 +130,8 @@ struct smbdirectd_conn {
 	struct offload_rw *rw_wait;
 	/* the response from smbd being rewritten (reading paused) */
 	struct offload_rsp *rsp;
+	/* vfs_smbdirect attached: the zero-copy table (smbdirectd_zerocopy.c) */
+	struct smbdirectd_zc *zc;
 
 	struct tevent_timer *negotiate_timer;
 	struct tevent_timer *idle_timer;
@@ -147,6 +150,11 @@ void conn_pump(struct smbdirectd_conn *conn);
 void conn_write_to_smbd(struct smbdirectd_conn *conn,
 			uint8_t *pdu,
 			size_t len);
+void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
+				uint8_t *pdu,
+				size_t len,
+				const uint8_t *payload,
+				size_t payload_len);
 void conn_queue_response(struct smbdirectd_conn *conn,
 			 uint8_t *pdu,
 			 size_t len,
@@ -157,7 +165,14 @@ void conn_smbd_read_next(struct smbdirectd_conn *conn);
 /* smbdirectd_offload.c */
 void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len);
 void offload_flush(struct smbdirectd_conn *conn);
-void offload_response(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len);
+void offload_response(struct smbdirectd_conn *conn,
+		      uint8_t *pdu,
+		      size_t len,
+		      struct offload_record *zc_rec);
+int offload_zc_read_done(struct smbdirectd_conn *conn,
+			 const uint8_t *hdr,
+			 size_t pdu_len,
+			 struct offload_record **rec);
 void offload_rw_completion(struct smbdirectd_conn *conn,
 			   const struct ibv_wc *wc);
 bool offload_setup(struct smbdirectd_conn *conn);

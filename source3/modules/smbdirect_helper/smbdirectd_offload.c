@@ -29,6 +29,7 @@
 #include "smbdirectd_dev.h"
 #include "smbdirectd_pool.h"
 #include "smbdirectd_smb2.h"
+#include "smbdirectd_zerocopy.h"
 
 /* A request on its way to smbd. */
 struct offload_item {
@@ -42,6 +43,14 @@ struct offload_item {
 	struct offload_rw **rws;		   /* one per req */
 	size_t pending; /* WRITE payloads still being RDMA-read */
 	bool ready;
+	/*
+	 * A PDU that is one offloaded WRITE alone goes to smbd as its
+	 * 112-byte head (pdu) followed by the payload straight from the
+	 * pool: no copy into a new PDU.
+	 */
+	struct smbdirectd_pool_chunk *payload;
+	size_t payload_len; /* of len, the bytes not in pdu */
+	bool zc_candidate; /* smbd may hand it to vfs_smbdirect's recvfile */
 };
 
 /* An offloaded request whose response smbd has not sent yet. */
@@ -53,6 +62,13 @@ struct offload_record {
 	struct smbdirect_buffer_desc_v1 *descs;
 	size_t num_descs;
 	uint64_t descs_total;
+	/*
+	 * Published for the zero-copy link: the entry in conn->zc's table
+	 * (-1: not published) and the pool slot the module reads or fills.
+	 */
+	struct smbdirectd_conn *conn;
+	int zc_idx;
+	struct smbdirectd_pool_chunk *zc_chunk;
 };
 
 /* One payload moved by RDMA READ (client to pool) or WRITE (pool to client). */
@@ -85,6 +101,8 @@ struct offload_rsp {
 	uint32_t rkey;
 	struct offload_record *rec;
 	struct smbdirectd_smb2_read_rsp r;
+	/* a READ whose payload vfs_smbdirect put in its slot: header only */
+	struct offload_record *zc_rec;
 };
 
 static void offload_rw_kick(struct smbdirectd_conn *conn);
@@ -327,15 +345,34 @@ static struct offload_rw *offload_rw_new(
 /* ------------------------------------------------------------------ */
 /* client to smbd                                                      */
 
-static void offload_add_record(struct smbdirectd_conn *conn,
-			       const struct smbdirectd_smb2_rdma_req *req)
+static int offload_record_destructor(struct offload_record *rec)
+{
+	struct smbdirectd_zc *zc = rec->conn->zc;
+
+	if (rec->zc_idx < 0 || zc == NULL) {
+		return 0;
+	}
+	smbdirect_zc_retire(zc->table, rec->zc_idx);
+	if (rec->command == SMB2_OP_READ) {
+		zc->reads -= MIN(zc->reads, 1);
+	} else {
+		zc->writes -= MIN(zc->writes, 1);
+	}
+	return 0;
+}
+
+static struct offload_record *offload_add_record(
+	struct smbdirectd_conn *conn,
+	const struct smbdirectd_smb2_rdma_req *req)
 {
 	struct offload_record *rec = talloc_zero(conn, struct offload_record);
 
 	if (rec == NULL) {
 		conn_close(conn, "out of memory");
-		return;
+		return NULL;
 	}
+	rec->conn = conn;
+	rec->zc_idx = -1;
 	rec->message_id = req->message_id;
 	rec->command = req->command;
 	rec->channel = req->channel;
@@ -346,9 +383,184 @@ static void offload_add_record(struct smbdirectd_conn *conn,
 	if (rec->descs == NULL) {
 		TALLOC_FREE(rec);
 		conn_close(conn, "out of memory");
+		return NULL;
+	}
+	talloc_set_destructor(rec, offload_record_destructor);
+	DLIST_ADD_END(conn->records, rec);
+	return rec;
+}
+
+static struct offload_record *offload_find_record(
+	struct smbdirectd_conn *conn,
+	uint64_t message_id)
+{
+	struct offload_record *rec = NULL;
+
+	for (rec = conn->records; rec != NULL; rec = rec->next) {
+		if (rec->message_id == message_id) {
+			return rec;
+		}
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* the zero-copy link (smbdirect_zerocopy.h)                           */
+
+static bool offload_zc_publish(struct smbdirectd_conn *conn,
+			       struct offload_record *rec,
+			       const struct smbdirectd_smb2_rdma_req *req,
+			       struct smbdirectd_pool_chunk *chunk)
+{
+	struct smbdirect_zc_entry e = {
+		.op = req->command == SMB2_OP_READ ? SMBDIRECT_ZC_OP_READ
+						   : SMBDIRECT_ZC_OP_WRITE,
+		.message_id = req->message_id,
+		.file_id_persistent = req->file_id_persistent,
+		.file_id_volatile = req->file_id_volatile,
+		.offset = req->offset,
+		.pool_offset = chunk->ofs,
+		.length = req->length,
+	};
+	int idx = smbdirect_zc_publish(conn->zc->table, &e);
+
+	if (idx < 0) {
+		return false; /* table full: this one is copied */
+	}
+	rec->zc_idx = idx;
+	rec->zc_chunk = talloc_move(rec, &chunk);
+	if (req->command == SMB2_OP_READ) {
+		conn->zc->reads += 1;
+	} else {
+		conn->zc->writes += 1;
+	}
+	return true;
+}
+
+/*
+ * A READ smbd may answer through vfs_smbdirect's sendfile: publish it
+ * with a slot for the module to fill. smbd only uses sendfile for a
+ * READ alone in its PDU and unsigned; a slot must be free at once (a
+ * READ never waits for one, it is copied instead).
+ */
+static void offload_zc_publish_read(struct smbdirectd_conn *conn,
+				    struct offload_record *rec,
+				    const struct smbdirectd_smb2_rdma_req *req)
+{
+	struct smbdirectd_pool_chunk *chunk = NULL;
+
+	if (conn->zc == NULL || !req->only_element || req->is_signed) {
 		return;
 	}
-	DLIST_ADD_END(conn->records, rec);
+	chunk = smbdirectd_pool_alloc_now(conn, conn->ctx->pool, req->length);
+	if (chunk == NULL) {
+		return;
+	}
+	if (!offload_zc_publish(conn, rec, req, chunk)) {
+		TALLOC_FREE(chunk);
+	}
+}
+
+static bool offload_zc_key_busy(const struct smbdirectd_smb2_write_key *key,
+				void *private_data)
+{
+	struct smbdirectd_conn *conn = private_data;
+
+	return smbdirect_zc_write_key_busy(conn->zc->table,
+					   key->file_id_persistent,
+					   key->file_id_volatile,
+					   key->offset,
+					   key->length);
+}
+
+/*
+ * vfs_smbdirect claims a WRITE by its key (recvfile does not see the
+ * MessageId): while a published WRITE with a key is not retired, no
+ * other WRITE with that key may reach smbd.
+ */
+static bool offload_zc_write_blocked(struct smbdirectd_conn *conn,
+				     const struct offload_item *item)
+{
+	if (conn->zc == NULL || conn->zc->writes == 0) {
+		return false;
+	}
+	return smbdirectd_smb2_any_write(item->pdu,
+					 item->len - item->payload_len,
+					 offload_zc_key_busy, conn);
+}
+
+/*
+ * Publish a WRITE that smbd will hand to SMB_VFS_RECVFILE: alone in its
+ * PDU, unsigned, and larger than smbd's "min receivefile size". The
+ * record keeps the payload's slot until smbd answers.
+ */
+static void offload_zc_publish_write(struct smbdirectd_conn *conn,
+				     struct offload_item *item)
+{
+	const struct smbdirectd_smb2_rdma_req *req = &item->reqs[0];
+	struct offload_record *rec = NULL;
+
+	if (!item->zc_candidate || conn->zc == NULL) {
+		return;
+	}
+	rec = offload_find_record(conn, req->message_id);
+	if (rec == NULL) {
+		rec = offload_add_record(conn, req);
+		if (rec == NULL) {
+			return;
+		}
+	}
+	if (offload_zc_publish(conn, rec, req, item->payload)) {
+		item->payload = NULL; /* the record owns it now */
+	}
+}
+
+/*
+ * The reader of smbd's stream asks, with the first 80 bytes of a PDU of
+ * pdu_len bytes: is this the response to a READ whose payload
+ * vfs_smbdirect put in the slot (so the stream holds only these 80)?
+ * Returns 1 and the record when it is, 0 when the payload follows on
+ * the stream, -1 when smbd and the table disagree (the stream cannot be
+ * followed: the caller drops the connection).
+ */
+int offload_zc_read_done(struct smbdirectd_conn *conn,
+			 const uint8_t *hdr,
+			 size_t pdu_len,
+			 struct offload_record **_rec)
+{
+	const uint8_t *body = hdr + SMB2_HDR_BODY;
+	struct offload_record *rec = NULL;
+	const struct smbdirect_zc_entry *e = NULL;
+	uint32_t data_len;
+
+	*_rec = NULL;
+	if (conn->zc == NULL || conn->zc->reads == 0 ||
+	    PULL_LE_U32(hdr, 0) != SMB2_MAGIC ||
+	    PULL_LE_U16(hdr, SMB2_HDR_OPCODE) != SMB2_OP_READ ||
+	    PULL_LE_U32(hdr, SMB2_HDR_NEXT_COMMAND) != 0) {
+		return 0;
+	}
+	rec = offload_find_record(conn, PULL_LE_U64(hdr, SMB2_HDR_MESSAGE_ID));
+	if (rec == NULL || rec->zc_idx < 0 ||
+	    smbdirect_zc_state(conn->zc->table, rec->zc_idx) !=
+		    SMBDIRECT_ZC_DONE) {
+		return 0;
+	}
+	e = &conn->zc->table->entries[rec->zc_idx];
+	data_len = PULL_LE_U32(body, 0x04);
+	if (PULL_LE_U32(hdr, SMB2_HDR_STATUS) != 0 ||
+	    PULL_LE_U8(body, 0x02) != SMB2_HDR_BODY + 0x10 ||
+	    data_len != e->result || e->result > e->length ||
+	    pdu_len != (size_t)SMB2_HDR_BODY + 0x10 + data_len) {
+		DBG_ERR("connection %" PRIu64 ": vfs_smbdirect filled %u "
+			"bytes for READ MessageId %" PRIu64 " but smbd's "
+			"response announces %u in a %zu byte PDU\n",
+			conn->id, e->result, rec->message_id, data_len,
+			pdu_len);
+		return -1;
+	}
+	*_rec = rec;
+	return 1;
 }
 
 void offload_flush(struct smbdirectd_conn *conn)
@@ -359,14 +571,67 @@ void offload_flush(struct smbdirectd_conn *conn)
 		return; /* the TCP connect to smbd is still going on */
 	}
 	while ((item = conn->to_smbd) != NULL && item->ready) {
+		const uint8_t *payload = NULL;
+		size_t payload_len = 0;
+
+		if (offload_zc_write_blocked(conn, item)) {
+			return; /* flushed again when that WRITE is answered */
+		}
+		offload_zc_publish_write(conn, item);
 		DLIST_REMOVE(conn->to_smbd, item);
-		conn_write_to_smbd(conn, talloc_move(conn, &item->pdu),
-				   item->len);
+		if (item->payload != NULL) {
+			/* not published: it lives until it is written */
+			payload = item->payload->ptr;
+			payload_len = item->payload->len;
+			talloc_steal(item->pdu, item->payload);
+		} else if (item->zc_candidate) {
+			const struct offload_record *rec = offload_find_record(
+				conn, item->reqs[0].message_id);
+
+			payload = rec->zc_chunk->ptr;
+			payload_len = rec->zc_chunk->len;
+		}
+		conn_write_to_smbd_payload(conn,
+					   talloc_move(conn, &item->pdu),
+					   item->len,
+					   payload,
+					   payload_len);
 		TALLOC_FREE(item);
 		if (conn->state != CONN_RUNNING) {
 			return;
 		}
 	}
+}
+
+/*
+ * A PDU that is one offloaded WRITE alone: smbd gets the rewritten head
+ * and the payload from the pool slot as it is.
+ */
+static bool offload_item_build_single(struct offload_item *item)
+{
+	struct smbdirectd_conn *conn = item->conn;
+	const struct smbdirectd_smb2_rdma_req *req = &item->reqs[0];
+	uint32_t min_recv = conn->ctx->cfg->min_receivefile_size;
+	struct smbdirect_err err = {0};
+	uint8_t *head = NULL;
+	size_t head_len = 0;
+
+	head = smbdirectd_smb2_inline_write_head(item, item->pdu, item->len,
+						 req, &head_len, &err);
+	if (head == NULL) {
+		conn->counters.offload_failures += 1;
+		conn_close(conn, "offload: %s", err.reason);
+		return false;
+	}
+	TALLOC_FREE(item->pdu);
+	item->pdu = head;
+	item->len = head_len + req->length;
+	item->payload_len = req->length;
+	item->payload = talloc_move(item, &item->rws[0]->chunk);
+	TALLOC_FREE(item->rws[0]);
+	/* smbd's recvfile condition (smbd_smb2_request_next_incoming) */
+	item->zc_candidate = min_recv != 0 && req->length > min_recv;
+	return true;
 }
 
 static void offload_item_build(struct offload_item *item)
@@ -377,6 +642,23 @@ static void offload_item_build(struct offload_item *item)
 	size_t len = 0;
 	size_t i;
 
+	for (i = 0; i < item->num_reqs; i++) {
+		if (item->reqs[i].command == SMB2_OP_WRITE) {
+			conn->counters.offload_write_ops += 1;
+			conn->counters.offload_write_bytes +=
+				item->reqs[i].length;
+		}
+	}
+	if (item->num_reqs == 1 && item->reqs[0].only_element &&
+	    item->reqs[0].command == SMB2_OP_WRITE) {
+		if (!offload_item_build_single(item)) {
+			return;
+		}
+		item->ready = true;
+		offload_flush(conn);
+		return;
+	}
+
 	pdu = smbdirectd_smb2_inline_request(item, item->pdu, item->len,
 					     item->reqs, item->num_reqs,
 					     item->writes, &len, &err);
@@ -386,11 +668,6 @@ static void offload_item_build(struct offload_item *item)
 		return;
 	}
 	for (i = 0; i < item->num_reqs; i++) {
-		if (item->reqs[i].command == SMB2_OP_WRITE) {
-			conn->counters.offload_write_ops += 1;
-			conn->counters.offload_write_bytes +=
-				item->reqs[i].length;
-		}
 		/* the payload is in the new PDU: pool memory goes back */
 		TALLOC_FREE(item->rws[i]);
 	}
@@ -506,7 +783,15 @@ void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 
 		if (req->command == SMB2_OP_READ ||
 		    req->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE) {
-			offload_add_record(conn, req);
+			struct offload_record *rec =
+				offload_add_record(conn, req);
+
+			if (rec == NULL) {
+				return;
+			}
+			if (req->command == SMB2_OP_READ) {
+				offload_zc_publish_read(conn, rec, req);
+			}
 		}
 		if (req->command != SMB2_OP_WRITE) {
 			continue;
@@ -539,6 +824,21 @@ void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 /* smbd to client                                                      */
 
 static void offload_rsp_continue(struct smbdirectd_conn *conn);
+
+static void offload_zc_count_write(struct smbdirectd_conn *conn,
+				   const struct offload_record *rec)
+{
+	const struct smbdirect_zc_entry *e = NULL;
+
+	if (conn->zc == NULL ||
+	    smbdirect_zc_state(conn->zc->table, rec->zc_idx) !=
+		    SMBDIRECT_ZC_DONE) {
+		return; /* smbd took the copying way */
+	}
+	e = &conn->zc->table->entries[rec->zc_idx];
+	conn->counters.zero_copy_write_ops += 1;
+	conn->counters.zero_copy_write_bytes += e->result;
+}
 
 /*
  * One Send with Invalidate per message: a compound answering two
@@ -603,14 +903,33 @@ static void offload_rsp_payload_written(struct offload_rw *rw)
 	offload_rsp_continue(conn);
 }
 
+/* RDMA-write the READ payload smbd sent on the stream, from chunk. */
+static void offload_rsp_write_payload(struct smbdirectd_conn *conn,
+				      struct offload_rsp *rsp,
+				      struct smbdirectd_pool_chunk *chunk)
+{
+	struct offload_record *rec = rsp->rec;
+	struct offload_rw *rw = NULL;
+
+	rw = offload_rw_new(conn, conn, false, rec->descs, rec->num_descs,
+			    rsp->r.data_len, offload_rsp_payload_written,
+			    NULL);
+	if (rw == NULL) {
+		TALLOC_FREE(chunk);
+		conn_close(conn, "out of memory");
+		return;
+	}
+	rw->chunk = talloc_move(rw, &chunk);
+	memcpy(rw->chunk->ptr, rsp->r.data, rsp->r.data_len);
+	offload_rw_start(rw);
+}
+
 static void offload_rsp_chunk_done(struct tevent_req *subreq)
 {
 	struct smbdirectd_conn *conn =
 		tevent_req_callback_data(subreq, struct smbdirectd_conn);
 	struct offload_rsp *rsp = conn->rsp;
-	struct offload_record *rec = rsp->rec;
 	struct smbdirectd_pool_chunk *chunk = NULL;
-	struct offload_rw *rw = NULL;
 	int ret;
 
 	ret = smbdirectd_pool_alloc_recv(subreq, conn, &chunk);
@@ -621,7 +940,34 @@ static void offload_rsp_chunk_done(struct tevent_req *subreq)
 			   "%s", rsp->r.data_len, strerror(ret));
 		return;
 	}
+	offload_rsp_write_payload(conn, rsp, chunk);
+}
 
+/*
+ * vfs_smbdirect read the file into the record's slot: RDMA-write it
+ * from there (offload_zc_read_done() checked the sizes).
+ */
+static void offload_rsp_zero_copy(struct smbdirectd_conn *conn,
+				  struct offload_rsp *rsp,
+				  struct offload_record *rec)
+{
+	const struct smbdirect_zc_entry *e =
+		&conn->zc->table->entries[rec->zc_idx];
+	struct offload_rw *rw = NULL;
+
+	rsp->r = (struct smbdirectd_smb2_read_rsp) {
+		.index = 0,
+		.message_id = rec->message_id,
+		.data_len = e->result,
+	};
+	if (rsp->r.data_len > rec->descs_total) {
+		conn->counters.offload_failures += 1;
+		conn_close(conn, "smbd returned %u bytes for a READ whose "
+			   "client buffers hold %" PRIu64,
+			   rsp->r.data_len, rec->descs_total);
+		return;
+	}
+	rsp->rec = rec;
 	rw = offload_rw_new(conn, conn, false, rec->descs, rec->num_descs,
 			    rsp->r.data_len, offload_rsp_payload_written,
 			    NULL);
@@ -629,8 +975,9 @@ static void offload_rsp_chunk_done(struct tevent_req *subreq)
 		conn_close(conn, "out of memory");
 		return;
 	}
-	rw->chunk = talloc_move(rw, &chunk);
-	memcpy(rw->chunk->ptr, rsp->r.data, rsp->r.data_len);
+	rw->chunk = talloc_move(rw, &rec->zc_chunk);
+	conn->counters.zero_copy_read_ops += 1;
+	conn->counters.zero_copy_read_bytes += rsp->r.data_len;
 	offload_rw_start(rw);
 }
 
@@ -653,6 +1000,10 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 		bool found;
 
 		next = rec->next;
+		if (rec == rsp->zc_rec) {
+			offload_rsp_zero_copy(conn, rsp, rec);
+			return;
+		}
 		found = smbdirectd_smb2_find_read_rsp(rsp->pdu, rsp->len,
 						      rec->message_id,
 						      &rsp->r, &err);
@@ -676,11 +1027,23 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 			 * of file included), to invalidate its region: it
 			 * reuses it without invalidating it itself.
 			 */
+			bool was_zc_write = rec->command == SMB2_OP_WRITE &&
+					    rec->zc_idx >= 0;
+
 			if (rec->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE) {
 				offload_rsp_invalidate(conn, rsp, rec);
 			}
+			if (was_zc_write) {
+				offload_zc_count_write(conn, rec);
+			}
 			DLIST_REMOVE(conn->records, rec);
 			TALLOC_FREE(rec);
+			if (was_zc_write) {
+				offload_flush(conn); /* its key is free */
+				if (conn->state != CONN_RUNNING) {
+					return;
+				}
+			}
 			continue;
 		}
 		if (rsp->r.is_signed) {
@@ -697,6 +1060,14 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 			return;
 		}
 		rsp->rec = rec;
+		if (rec->zc_chunk != NULL &&
+		    rec->zc_chunk->len >= rsp->r.data_len) {
+			/* published, not claimed: copy into its slot */
+			offload_rsp_write_payload(conn, rsp,
+						  talloc_move(conn,
+							      &rec->zc_chunk));
+			return;
+		}
 		subreq = smbdirectd_pool_alloc_send(rsp, conn->ctx->ev,
 						    conn->ctx->pool,
 						    rsp->r.data_len);
@@ -717,7 +1088,10 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 	}
 }
 
-void offload_response(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
+void offload_response(struct smbdirectd_conn *conn,
+		      uint8_t *pdu,
+		      size_t len,
+		      struct offload_record *zc_rec)
 {
 	struct offload_rsp *rsp = talloc_zero(conn, struct offload_rsp);
 
@@ -728,6 +1102,7 @@ void offload_response(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 	}
 	rsp->pdu = talloc_move(rsp, &pdu);
 	rsp->len = len;
+	rsp->zc_rec = zc_rec;
 	conn->rsp = rsp;
 	offload_rsp_continue(conn);
 }

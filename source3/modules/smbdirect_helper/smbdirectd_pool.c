@@ -169,27 +169,45 @@ static int chunk_destructor(struct smbdirectd_pool_chunk *c)
 	return 0;
 }
 
-static bool pool_try_alloc(struct pool_alloc_state *state)
+static struct smbdirectd_pool_chunk *pool_chunk_new(
+	TALLOC_CTX *mem_ctx,
+	struct smbdirectd_pool *pool,
+	size_t len)
 {
-	struct smbdirectd_pool *pool = state->pool;
 	struct smbdirectd_pool_chunk *c = NULL;
 	size_t first;
 
-	c = talloc_zero(state, struct smbdirectd_pool_chunk);
+	c = talloc_zero(mem_ctx, struct smbdirectd_pool_chunk);
 	if (c == NULL) {
-		return false;
+		return NULL;
 	}
-	if (!pool_reserve(pool, units_for(state->len), &first)) {
+	if (!pool_reserve(pool, units_for(len), &first)) {
 		TALLOC_FREE(c);
-		return false;
+		return NULL;
 	}
 	c->pool = pool;
 	c->ofs = first * SMBDIRECTD_POOL_UNIT;
 	c->ptr = pool->base + c->ofs;
-	c->len = state->len;
+	c->len = len;
 	talloc_set_destructor(c, chunk_destructor);
-	state->chunk = c;
-	return true;
+	return c;
+}
+
+static bool pool_try_alloc(struct pool_alloc_state *state)
+{
+	state->chunk = pool_chunk_new(state, state->pool, state->len);
+	return state->chunk != NULL;
+}
+
+struct smbdirectd_pool_chunk *smbdirectd_pool_alloc_now(
+	TALLOC_CTX *mem_ctx,
+	struct smbdirectd_pool *pool,
+	size_t len)
+{
+	if (len == 0 || pool->waiters != NULL) {
+		return NULL; /* never overtake those already waiting */
+	}
+	return pool_chunk_new(mem_ctx, pool, len);
 }
 
 static int waiter_destructor(struct pool_waiter *w)

@@ -53,6 +53,16 @@ struct tevent_req *smbdirectd_pool_alloc_send(TALLOC_CTX *mem_ctx,
 					      struct tevent_context *ev,
 					      struct smbdirectd_pool *pool,
 					      size_t len);
+/*
+ * Reserve len bytes only if that is possible at once and nobody waits:
+ * for optional uses (the zero-copy slot of a READ) that must not queue.
+ * NULL otherwise.
+ */
+struct smbdirectd_pool_chunk *smbdirectd_pool_alloc_now(
+	TALLOC_CTX *mem_ctx,
+	struct smbdirectd_pool *pool,
+	size_t len);
+
 int smbdirectd_pool_alloc_recv(struct tevent_req *req,
 			       TALLOC_CTX *mem_ctx,
 			       struct smbdirectd_pool_chunk **chunk);

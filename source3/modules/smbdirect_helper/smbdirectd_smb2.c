@@ -36,6 +36,9 @@
 #define RW_REQ_FIXED_LEN (SMB2_HDR_BODY + RW_REQ_BODY_LEN)
 
 /* [MS-SMB2] 2.2.19 READ request body */
+/* READ and WRITE share these */
+#define RW_REQ_OFFSET 0x08
+#define RW_REQ_FILE_ID 0x10
 #define RD_REQ_LENGTH 0x04
 #define RD_REQ_CHANNEL 0x24
 #define RD_REQ_REMAINING 0x28
@@ -380,6 +383,9 @@ static int rdma_req_parse(TALLOC_CTX *mem_ctx,
 		.is_signed = (PULL_LE_U32(hdr, SMB2_HDR_FLAGS) &
 			      SMB2_HDR_FLAG_SIGNED) != 0,
 		.length = length,
+		.offset = PULL_LE_U64(body, RW_REQ_OFFSET),
+		.file_id_persistent = PULL_LE_U64(body, RW_REQ_FILE_ID),
+		.file_id_volatile = PULL_LE_U64(body, RW_REQ_FILE_ID + 8),
 		.descs = descs,
 		.num_descs = num_descs,
 		.descs_total = total,
@@ -447,6 +453,7 @@ int smbdirectd_smb2_parse_rdma(TALLOC_CTX *mem_ctx,
 			TALLOC_FREE(out);
 			return ret;
 		}
+		out[count].only_element = (num_elems == 1);
 		count += 1;
 	}
 
@@ -648,6 +655,99 @@ uint8_t *smbdirectd_smb2_inline_request(
 
 	*new_len = pos;
 	return out;
+}
+
+uint8_t *smbdirectd_smb2_inline_write_head(
+	TALLOC_CTX *mem_ctx,
+	const uint8_t *pdu,
+	size_t len,
+	const struct smbdirectd_smb2_rdma_req *req,
+	size_t *head_len,
+	struct smbdirect_err *err)
+{
+	struct smbdirectd_smb2_elem elems[SMBDIRECTD_SMB2_MAX_CHAIN];
+	size_t num_elems = 0;
+	uint8_t *out = NULL;
+	uint8_t *obody = NULL;
+
+	smbdirect_err_clear(err);
+	if (req == NULL || head_len == NULL) {
+		smbdirect_err_set(err, EINVAL,
+				  "inline_write_head: NULL argument");
+		return NULL;
+	}
+	if (!smbdirectd_smb2_split(pdu, len, elems, &num_elems) ||
+	    num_elems != 1 || req->index != 0 ||
+	    req->command != SMB2_OP_WRITE || len < RW_REQ_FIXED_LEN ||
+	    PULL_LE_U16(pdu, SMB2_HDR_OPCODE) != SMB2_OP_WRITE ||
+	    PULL_LE_U64(pdu, SMB2_HDR_MESSAGE_ID) != req->message_id)
+	{
+		smbdirect_err_set(err, EINVAL,
+				  "inline_write_head: the PDU is not the "
+				  "single WRITE MessageId %" PRIu64,
+				  req->message_id);
+		return NULL;
+	}
+
+	out = talloc_memdup(mem_ctx, pdu, RW_REQ_FIXED_LEN);
+	if (out == NULL) {
+		smbdirect_err_set(err, ENOMEM,
+				  "inline_write_head: out of memory");
+		return NULL;
+	}
+	obody = out + SMB2_HDR_BODY;
+	PUSH_LE_U32(out, SMB2_HDR_NEXT_COMMAND, 0);
+	PUSH_LE_U16(obody, WR_REQ_DATA_OFS, RW_REQ_FIXED_LEN);
+	PUSH_LE_U32(obody, WR_REQ_LENGTH, req->length);
+	PUSH_LE_U32(obody, WR_REQ_CHANNEL, SMB2_CHANNEL_NONE);
+	PUSH_LE_U32(obody, WR_REQ_REMAINING, 0);
+	PUSH_LE_U16(obody, WR_REQ_CHANINFO_OFS, 0);
+	PUSH_LE_U16(obody, WR_REQ_CHANINFO_LEN, 0);
+	*head_len = RW_REQ_FIXED_LEN;
+	return out;
+}
+
+bool smbdirectd_smb2_any_write(const uint8_t *pdu,
+			       size_t len,
+			       bool (*fn)(const struct smbdirectd_smb2_write_key
+						  *key,
+					  void *private_data),
+			       void *private_data)
+{
+	struct smbdirectd_smb2_elem elems[SMBDIRECTD_SMB2_MAX_CHAIN];
+	size_t num_elems = 0;
+	size_t i;
+
+	if (!smbdirectd_smb2_split(pdu, len, elems, &num_elems)) {
+		return false;
+	}
+	for (i = 0; i < num_elems; i++) {
+		const uint8_t *hdr = pdu + elems[i].ofs;
+		const uint8_t *body = hdr + SMB2_HDR_BODY;
+		struct smbdirectd_smb2_write_key key;
+		uint32_t length;
+
+		if (PULL_LE_U16(hdr, SMB2_HDR_OPCODE) != SMB2_OP_WRITE ||
+		    elems[i].len < RW_REQ_FIXED_LEN) {
+			continue;
+		}
+		length = PULL_LE_U32(body, WR_REQ_LENGTH);
+		if (PULL_LE_U32(body, WR_REQ_CHANNEL) != SMB2_CHANNEL_NONE) {
+			length = PULL_LE_U32(body, WR_REQ_REMAINING);
+		}
+		key = (struct smbdirectd_smb2_write_key) {
+			.file_id_persistent = PULL_LE_U64(body,
+							  RW_REQ_FILE_ID),
+			.file_id_volatile = PULL_LE_U64(body,
+							RW_REQ_FILE_ID + 8),
+			.offset = PULL_LE_U64(body, RW_REQ_OFFSET),
+			.length = length,
+		};
+		if (fn(&key, private_data)) {
+			return true;
+		}
+	}
+	return false;
 }
 
 bool smbdirectd_smb2_find_read_rsp(const uint8_t *pdu,

@@ -81,6 +81,10 @@ struct smbdirectd_smb2_rdma_req {
 	uint64_t message_id;
 	bool is_signed;	     /* SMB2_HDR_FLAG_SIGNED set */
 	uint32_t length;     /* READ: Length; WRITE: RemainingBytes */
+	uint64_t offset;     /* in the file */
+	uint64_t file_id_persistent;
+	uint64_t file_id_volatile;
+	bool only_element;   /* the PDU is this request alone */
 	struct smbdirect_buffer_desc_v1 *descs;
 	size_t num_descs;
 	uint64_t descs_total; /* sum of the descriptors' lengths */
@@ -138,6 +142,41 @@ uint8_t *smbdirectd_smb2_inline_request(
 	const struct smbdirectd_smb2_write_data *writes,
 	size_t *new_len,
 	struct smbdirect_err *err);
+
+/*
+ * For a PDU that is one offloaded WRITE alone (req->only_element): the
+ * 112 bytes smbd gets in front of the payload, i.e. what
+ * smbdirectd_smb2_inline_request() would build without appending the
+ * payload, so that the payload can be sent from where it is. NULL with
+ * err when req does not describe the PDU.
+ */
+uint8_t *smbdirectd_smb2_inline_write_head(
+	TALLOC_CTX *mem_ctx,
+	const uint8_t *pdu,
+	size_t len,
+	const struct smbdirectd_smb2_rdma_req *req,
+	size_t *head_len,
+	struct smbdirect_err *err);
+
+/* The key of a WRITE element: which bytes of which open it writes. */
+struct smbdirectd_smb2_write_key {
+	uint64_t file_id_persistent;
+	uint64_t file_id_volatile;
+	uint64_t offset;
+	uint32_t length; /* Length, or RemainingBytes with a channel */
+};
+
+/*
+ * Call fn for every WRITE element of a request PDU (inline or not);
+ * stops and returns true as soon as fn does. False when fn never did or
+ * the PDU cannot be split.
+ */
+bool smbdirectd_smb2_any_write(const uint8_t *pdu,
+			       size_t len,
+			       bool (*fn)(const struct smbdirectd_smb2_write_key
+						  *key,
+					  void *private_data),
+			       void *private_data);
 
 /* What to do with one element of a response. */
 struct smbdirectd_smb2_read_rsp {

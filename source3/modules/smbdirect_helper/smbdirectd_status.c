@@ -26,7 +26,10 @@ char *smbdirectd_counters_string(TALLOC_CTX *mem_ctx,
 		" rdma_sends=%" PRIu64 " rdma_recvs=%" PRIu64
 		" errors=%" PRIu64 " offload_write_ops=%" PRIu64
 		" offload_write_bytes=%" PRIu64 " offload_read_ops=%" PRIu64
-		" offload_read_bytes=%" PRIu64 " offload_failures=%" PRIu64,
+		" offload_read_bytes=%" PRIu64 " offload_failures=%" PRIu64
+		" zero_copy_write_ops=%" PRIu64
+		" zero_copy_write_bytes=%" PRIu64
+		" zero_copy_read_ops=%" PRIu64 " zero_copy_read_bytes=%" PRIu64,
 		c->pdus_to_smbd,
 		c->bytes_to_smbd,
 		c->pdus_to_client,
@@ -38,7 +41,11 @@ char *smbdirectd_counters_string(TALLOC_CTX *mem_ctx,
 		c->offload_write_bytes,
 		c->offload_read_ops,
 		c->offload_read_bytes,
-		c->offload_failures);
+		c->offload_failures,
+		c->zero_copy_write_ops,
+		c->zero_copy_write_bytes,
+		c->zero_copy_read_ops,
+		c->zero_copy_read_bytes);
 }
 
 void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
@@ -239,6 +246,8 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	}
 	printf("  RDMA offload: WRITE %s ops / %.1f MiB, READ %s ops / %.1f "
 	       "MiB, failures %s\n"
+	       "  of which zero copy (vfs_smbdirect moved file <-> pool): "
+	       "WRITE %s ops / %.1f MiB, READ %s ops / %.1f MiB\n"
 	       "  relayed: %s PDUs / %.1f MiB to smbd, %s PDUs / %.1f MiB to "
 	       "clients; errors %s\n",
 	       kv_get(k, n, "offload_write_ops"),
@@ -246,6 +255,10 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	       kv_get(k, n, "offload_read_ops"),
 	       mib(kv_get(k, n, "offload_read_bytes")),
 	       kv_get(k, n, "offload_failures"),
+	       kv_get(k, n, "zero_copy_write_ops"),
+	       mib(kv_get(k, n, "zero_copy_write_bytes")),
+	       kv_get(k, n, "zero_copy_read_ops"),
+	       mib(kv_get(k, n, "zero_copy_read_bytes")),
 	       kv_get(k, n, "pdus_to_smbd"), mib(kv_get(k, n, "bytes_to_smbd")),
 	       kv_get(k, n, "pdus_to_client"),
 	       mib(kv_get(k, n, "bytes_to_client")), kv_get(k, n, "errors"));

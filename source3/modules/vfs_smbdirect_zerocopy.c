@@ -1,0 +1,390 @@
+/*
+ * vfs_smbdirect: the module's side of the zero-copy link with smbdirectd
+ *
+ * See smbdirect_helper/smbdirect_zerocopy.h for the agreement. The file
+ * I/O happens here, in smbd, not in a forked helper: smbd calls sendfile
+ * and recvfile synchronously, so a helper would only add a round trip.
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#include "replace.h"
+#include "lib/util/debug.h"
+#include "lib/util/samba_util.h"
+#include "lib/util/byteorder.h"
+#include "smbdirect_zerocopy.h"
+#include "vfs_smbdirect_zerocopy.h"
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#undef DBGC_CLASS
+#define DBGC_CLASS DBGC_VFS
+
+/* How long a peer that should send at once may take: never forever. */
+#define ZC_IO_TIMEOUT_MS (60 * 1000)
+#define ZC_ATTACH_TIMEOUT_SEC 5
+
+struct smbdirect_zc_link {
+	uint8_t *pool;
+	size_t pool_size;
+	struct smbdirect_zc_table *table;
+	size_t table_size;
+};
+
+static int zc_link_destructor(struct smbdirect_zc_link *l)
+{
+	if (l->pool != NULL) {
+		munmap(l->pool, l->pool_size);
+	}
+	if (l->table != NULL) {
+		munmap(l->table, l->table_size);
+	}
+	return 0;
+}
+
+/* smbdirectd connects from loopback: its port names the connection. */
+bool smbdirect_zc_peer_port(int fd, uint16_t *port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0) {
+		return false;
+	}
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		if ((ntohl(in->sin_addr.s_addr) >> 24) != 127) {
+			return false;
+		}
+		*port = ntohs(in->sin_port);
+		return true;
+	}
+	if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+		const struct in6_addr *a = &in6->sin6_addr;
+
+		if (!IN6_IS_ADDR_LOOPBACK(a) &&
+		    !(IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127)) {
+			return false;
+		}
+		*port = ntohs(in6->sin6_port);
+		return true;
+	}
+	return false;
+}
+
+/* One request, one answer with two descriptors. Returns 0 or errno. */
+static int zc_ask(const char *socket_path,
+		  uint16_t port,
+		  struct smbdirect_zc_attach_rsp *rsp,
+		  int fds[2])
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct smbdirect_zc_attach_req req = {
+		.magic = SMBDIRECT_ZC_MAGIC,
+		.version = SMBDIRECT_ZC_VERSION,
+		.smbdirectd_port = port,
+	};
+	struct timeval tv = {.tv_sec = ZC_ATTACH_TIMEOUT_SEC};
+	struct iovec iov = {.iov_base = rsp, .iov_len = sizeof(*rsp)};
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(2 * sizeof(int))];
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.buf,
+		.msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = NULL;
+	ssize_t n;
+	int err = 0;
+	int s;
+
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s == -1) {
+		return errno;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socket_path);
+	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    send(s, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
+		err = errno;
+		close(s);
+		return err;
+	}
+	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+	err = errno;
+	close(s);
+	if (n != sizeof(*rsp)) {
+		return n == -1 ? err : EPROTO;
+	}
+	cm = CMSG_FIRSTHDR(&msg);
+	if (rsp->magic != SMBDIRECT_ZC_MAGIC ||
+	    rsp->version != SMBDIRECT_ZC_VERSION) {
+		err = EPROTO;
+	} else if (rsp->status != 0) {
+		err = rsp->status;
+	} else if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
+		   cm->cmsg_type != SCM_RIGHTS ||
+		   cm->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
+		err = EPROTO;
+	}
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+		memcpy(fds, CMSG_DATA(cm), 2 * sizeof(int));
+		if (err != 0) {
+			close(fds[0]);
+			close(fds[1]);
+		}
+	}
+	return err;
+}
+
+struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
+					      const char *socket_path,
+					      int transport_fd)
+{
+	struct smbdirect_zc_attach_rsp rsp = {0};
+	struct smbdirect_zc_link *l = NULL;
+	int fds[2] = {-1, -1};
+	uint16_t port = 0;
+	void *p = NULL;
+	int err;
+
+	if (!smbdirect_zc_peer_port(transport_fd, &port)) {
+		errno = ENOENT;
+		return NULL;
+	}
+	err = zc_ask(socket_path, port, &rsp, fds);
+	if (err != 0) {
+		errno = err;
+		return NULL;
+	}
+	l = talloc_zero(mem_ctx, struct smbdirect_zc_link);
+	if (l == NULL) {
+		close(fds[0]);
+		close(fds[1]);
+		errno = ENOMEM;
+		return NULL;
+	}
+	talloc_set_destructor(l, zc_link_destructor);
+
+	p = mmap(NULL, rsp.pool_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 fds[0], 0);
+	if (p != MAP_FAILED) {
+		l->pool = p;
+		l->pool_size = rsp.pool_size;
+		p = mmap(NULL, rsp.table_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, fds[1], 0);
+	}
+	err = errno;
+	close(fds[0]);
+	close(fds[1]);
+	if (p == MAP_FAILED) {
+		TALLOC_FREE(l);
+		errno = err;
+		return NULL;
+	}
+	l->table = p;
+	l->table_size = rsp.table_size;
+	if (!smbdirect_zc_table_valid(l->table, l->table_size,
+				      l->pool_size)) {
+		TALLOC_FREE(l);
+		errno = EPROTO;
+		return NULL;
+	}
+	return l;
+}
+
+/* Wait until fd is ready for events, at most ZC_IO_TIMEOUT_MS. */
+static bool zc_wait(int fd, short events)
+{
+	struct pollfd pfd = {.fd = fd, .events = events};
+	int ret;
+
+	do {
+		ret = poll(&pfd, 1, ZC_IO_TIMEOUT_MS);
+	} while (ret == -1 && errno == EINTR);
+	if (ret == 0) {
+		errno = ETIMEDOUT;
+	}
+	return ret == 1;
+}
+
+/* smbd keeps its socket non-blocking; write all of buf anyway. */
+static bool zc_write_all(int fd, const uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (!zc_wait(fd, POLLOUT)) {
+				return false;
+			}
+			continue;
+		}
+		if (n <= 0) {
+			return false;
+		}
+		buf += n;
+		len -= n;
+	}
+	return true;
+}
+
+/* Consume len bytes from a TCP socket; MSG_TRUNC skips the copy. */
+static bool zc_discard(int fd, size_t len)
+{
+	static uint8_t ignored;
+
+	while (len > 0) {
+		ssize_t n = recv(fd, &ignored, len, MSG_TRUNC | MSG_DONTWAIT);
+
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (!zc_wait(fd, POLLIN)) {
+				return false;
+			}
+			continue;
+		}
+		if (n <= 0) {
+			if (n == 0) {
+				errno = ECONNRESET;
+			}
+			return false;
+		}
+		len -= MIN((size_t)n, len);
+	}
+	return true;
+}
+
+ssize_t smbdirect_zc_sendfile(struct smbdirect_zc_link *link,
+			      int sock,
+			      const uint8_t *hdr,
+			      size_t hdr_len,
+			      const struct smbdirect_zc_io *io,
+			      bool *claimed)
+{
+	const struct smbdirect_zc_entry *e = NULL;
+	uint64_t message_id;
+	uint8_t *slot = NULL;
+	size_t done = 0;
+	int idx;
+
+	*claimed = false;
+	/* the stream header, then the SMB2 header: MessageId at 24 */
+	if (hdr_len < 4 + 64 || io->count == 0 || io->count > UINT32_MAX) {
+		return 0;
+	}
+	message_id = PULL_LE_U64(hdr, 4 + 24);
+	idx = smbdirect_zc_claim_read(link->table, message_id,
+				      io->file_id_persistent,
+				      io->file_id_volatile, io->offset,
+				      io->count);
+	if (idx < 0) {
+		return 0;
+	}
+	e = &link->table->entries[idx];
+	slot = link->pool + e->pool_offset;
+
+	while (done < io->count) {
+		ssize_t n = pread(io->file_fd, slot + done, io->count - done,
+				  io->offset + done);
+
+		if (n == -1 && errno == EINTR) {
+			continue;
+		}
+		if (n == -1) {
+			DBG_NOTICE("pread for READ MessageId %" PRIu64
+				   " failed (%s): copying it instead\n",
+				   message_id, strerror(errno));
+			smbdirect_zc_decline(link->table, idx);
+			return 0;
+		}
+		if (n == 0) {
+			/* shrunk since smbd looked: zeros, as smbd pads */
+			memset(slot + done, 0, io->count - done);
+			break;
+		}
+		done += n;
+	}
+	smbdirect_zc_finish(link->table, idx, io->count);
+	*claimed = true;
+
+	/* Only now: smbdirectd reads the header after the entry is DONE. */
+	if (!zc_write_all(sock, hdr, hdr_len)) {
+		DBG_ERR("sending the READ response header failed: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return io->count;
+}
+
+ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
+			      int sock,
+			      const struct smbdirect_zc_io *io,
+			      bool *claimed)
+{
+	const struct smbdirect_zc_entry *e = NULL;
+	const uint8_t *slot = NULL;
+	size_t done = 0;
+	int err = 0;
+	int idx;
+
+	*claimed = false;
+	if (io->count == 0 || io->count > UINT32_MAX) {
+		return 0;
+	}
+	idx = smbdirect_zc_claim_write(link->table, io->file_id_persistent,
+				       io->file_id_volatile, io->offset,
+				       io->count);
+	if (idx < 0) {
+		return 0;
+	}
+	*claimed = true;
+	e = &link->table->entries[idx];
+	slot = link->pool + e->pool_offset;
+
+	while (done < io->count) {
+		ssize_t n = pwrite(io->file_fd, slot + done, io->count - done,
+				   io->offset + done);
+
+		if (n == -1 && errno == EINTR) {
+			continue;
+		}
+		if (n <= 0) {
+			err = (n == 0) ? ENOSPC : errno;
+			break;
+		}
+		done += n;
+	}
+	/* smbd needs the stream in step whatever happened to the file */
+	if (!zc_discard(sock, io->count)) {
+		err = errno;
+		smbdirect_zc_decline(link->table, idx);
+		DBG_ERR("discarding %zu payload bytes from smbdirectd "
+			"failed: %s\n",
+			io->count, strerror(err));
+		errno = err;
+		return -1;
+	}
+	if (err != 0) {
+		smbdirect_zc_decline(link->table, idx);
+		errno = err;
+		return -1;
+	}
+	smbdirect_zc_finish(link->table, idx, io->count);
+	return io->count;
+}

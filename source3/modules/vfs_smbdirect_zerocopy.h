@@ -1,0 +1,74 @@
+/*
+ * vfs_smbdirect: the module's side of the zero-copy link with smbdirectd
+ * (smbdirect_helper/smbdirect_zerocopy.h). No smbd internals here: plain
+ * descriptors and ids, so the VFS glue in vfs_smbdirect.c stays thin.
+ *
+ * Copyright (C) The vfs_smbdirect authors 2026
+ *
+ * This program is free software; you can redistribute it and/or modify
+ * it under the terms of the GNU General Public License as published by
+ * the Free Software Foundation; either version 3 of the License, or
+ * (at your option) any later version.
+ */
+
+#ifndef _VFS_SMBDIRECT_ZEROCOPY_H_
+#define _VFS_SMBDIRECT_ZEROCOPY_H_
+
+#include "replace.h"
+#include <talloc.h>
+
+struct smbdirect_zc_link;
+
+/*
+ * Attach the smbd connection on transport_fd to smbdirectd through the
+ * control socket at socket_path: map its pool and this connection's
+ * table. NULL with errno: ENOENT when transport_fd is not one of
+ * smbdirectd's loopback connections (a TCP client), anything else when
+ * smbdirectd is not there or refused.
+ */
+struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
+					      const char *socket_path,
+					      int transport_fd);
+
+/*
+ * The port of smbdirectd's end when fd is a loopback TCP connection
+ * (what names the connection to smbdirectd); false for anything else.
+ */
+bool smbdirect_zc_peer_port(int fd, uint16_t *port);
+
+/* The file's SMB2 FileId and the byte range of a READ or WRITE. */
+struct smbdirect_zc_io {
+	uint64_t file_id_persistent;
+	uint64_t file_id_volatile;
+	int file_fd;
+	off_t offset;
+	size_t count;
+};
+
+/*
+ * SMB_VFS_SENDFILE: if smbdirectd published the READ whose response
+ * header is hdr, read the file into its pool slot, then write hdr alone
+ * to sock. *claimed false: not ours (or given back before anything was
+ * sent), the caller sends the usual way. Claimed, returns io->count or
+ * -1 with errno (smbd then ends the connection).
+ */
+ssize_t smbdirect_zc_sendfile(struct smbdirect_zc_link *link,
+			      int sock,
+			      const uint8_t *hdr,
+			      size_t hdr_len,
+			      const struct smbdirect_zc_io *io,
+			      bool *claimed);
+
+/*
+ * SMB_VFS_RECVFILE: if smbdirectd published this WRITE, write the file
+ * from its pool slot and discard the io->count payload bytes waiting on
+ * sock without copying them. *claimed false: not ours, nothing read.
+ * Claimed, returns io->count, or -1 with errno after draining the
+ * socket all the same.
+ */
+ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
+			      int sock,
+			      const struct smbdirect_zc_io *io,
+			      bool *claimed);
+
+#endif
