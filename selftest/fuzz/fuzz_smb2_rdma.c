@@ -163,7 +163,54 @@ static void fuzz_request(const uint8_t *pdu,
 		return;
 	}
 	check_rewritten(out, out_len, reqs, num);
+
+	/* a WRITE alone: its head is the rewritten PDU's first 112 bytes */
+	if (num == 1 && reqs[0].only_element &&
+	    reqs[0].command == SMB2_OP_WRITE) {
+		size_t head_len = 0;
+		uint8_t *head = smbdirectd_smb2_inline_write_head(
+			ctx, pdu, len, &reqs[0], &head_len, &err);
+
+		CHECK(head != NULL);
+		CHECK(head_len == 0x70);
+		CHECK(out_len == head_len + reqs[0].length);
+		CHECK(memcmp(head, out, head_len) == 0);
+	}
 	TALLOC_FREE(ctx);
+}
+
+static bool count_key(const struct smbdirectd_smb2_write_key *key,
+		      void *private_data)
+{
+	size_t *n = private_data;
+
+	CHECK(key != NULL);
+	*n += 1;
+	return false;
+}
+
+/* The WRITE keys of any request: every WRITE element, nothing more. */
+static void fuzz_write_keys(const uint8_t *pdu, size_t len)
+{
+	struct smbdirectd_smb2_elem elems[SMBDIRECTD_SMB2_MAX_CHAIN];
+	size_t num_elems = 0;
+	size_t writes = 0;
+	size_t n = 0;
+	size_t i;
+
+	CHECK(!smbdirectd_smb2_any_write(pdu, len, count_key, &n));
+	if (!smbdirectd_smb2_split(pdu, len, elems, &num_elems)) {
+		CHECK(n == 0);
+		return;
+	}
+	for (i = 0; i < num_elems; i++) {
+		if (PULL_LE_U16(pdu + elems[i].ofs, SMB2_HDR_OPCODE) ==
+			    SMB2_OP_WRITE &&
+		    elems[i].len >= 0x70) {
+			writes += 1;
+		}
+	}
+	CHECK(n == writes);
 }
 
 static void fuzz_response_one(const uint8_t *pdu,
@@ -280,6 +327,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(pdu, data + PARAMS_LEN, len);
 
 	fuzz_request(pdu, len, max_rw, max_descs);
+	fuzz_write_keys(pdu, len);
 	fuzz_response(pdu, len, rdma_len);
 
 	free(pdu);

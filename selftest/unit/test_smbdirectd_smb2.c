@@ -1862,6 +1862,136 @@ static void test_rdma_read_response_bad_args(void **state)
  * (fuzz_smb2_rdma and fuzz_smbdirect_recv, 60 s each).
  */
 
+/* The zero-copy keys: FileId and offset come with every RDMA request. */
+static void test_parse_keys(void **state)
+{
+	struct smbdirectd_smb2_rdma_req *r = NULL;
+	struct elem e[2];
+	uint8_t *pdu = NULL;
+	size_t len = 0;
+
+	(void)state;
+
+	pdu = single(cifs_read(SMB2_CHANNEL_RDMA_V1, 5, 4096), &len);
+	r = expect_one(pdu, len, MAX_RW, MAX_DESCS);
+	assert_int_equal(r->offset, 0x123456789ULL);
+	assert_int_equal(r->file_id_persistent, 0x1111111111111111ULL);
+	assert_int_equal(r->file_id_volatile, 0x2222222222222222ULL);
+	assert_true(r->only_element);
+	TALLOC_FREE(r);
+
+	e[0] = other(SMB2_OP_CREATE, 1, 100);
+	e[1] = cifs_write(SMB2_CHANNEL_RDMA_V1, 6, 4096);
+	pdu = chain(e, 2, &len, NULL);
+	r = expect_one(pdu, len, MAX_RW, MAX_DESCS);
+	assert_int_equal(r->offset, 0x10000);
+	assert_int_equal(r->file_id_persistent, 0x3333333333333333ULL);
+	assert_int_equal(r->file_id_volatile, 0x4444444444444444ULL);
+	assert_false(r->only_element);
+	TALLOC_FREE(r);
+}
+
+/* The head smbd gets in front of a payload sent from the pool. */
+static void test_inline_write_head(void **state)
+{
+	struct smbdirectd_smb2_rdma_req *r = NULL;
+	struct smbdirectd_smb2_write_data w;
+	struct smbdirect_err err;
+	uint8_t payload[3000];
+	uint8_t *pdu = NULL;
+	uint8_t *head = NULL;
+	uint8_t *full = NULL;
+	size_t len = 0;
+	size_t head_len = 0;
+	size_t full_len = 0;
+
+	(void)state;
+
+	memset(payload, 0x5a, sizeof(payload));
+	pdu = single(cifs_write(SMB2_CHANNEL_RDMA_V1_INVALIDATE, 10,
+				sizeof(payload)),
+		     &len);
+	r = expect_one(pdu, len, MAX_RW, MAX_DESCS);
+	head = smbdirectd_smb2_inline_write_head(test_ctx, pdu, len, r,
+						 &head_len, &err);
+	assert_non_null(head);
+	assert_int_equal(head_len, 0x70);
+
+	/* the same bytes inline_request puts in front of the payload */
+	w.data = payload;
+	w.len = sizeof(payload);
+	full = smbdirectd_smb2_inline_request(test_ctx, pdu, len, r, 1, &w,
+					      &full_len, &err);
+	assert_non_null(full);
+	assert_int_equal(full_len, head_len + sizeof(payload));
+	assert_memory_equal(head, full, head_len);
+
+	/* a request that is not this PDU's */
+	r->message_id = 11;
+	assert_null(smbdirectd_smb2_inline_write_head(test_ctx, pdu, len, r,
+						      &head_len, &err));
+	assert_int_equal(err.code, EINVAL);
+	r->message_id = 10;
+	r->command = SMB2_OP_READ;
+	assert_null(smbdirectd_smb2_inline_write_head(test_ctx, pdu, len, r,
+						      &head_len, &err));
+	TALLOC_FREE(r);
+	TALLOC_FREE(head);
+	TALLOC_FREE(full);
+}
+
+struct keys_seen {
+	size_t n;
+	struct smbdirectd_smb2_write_key k[4];
+	size_t stop_at;
+};
+
+static bool record_key(const struct smbdirectd_smb2_write_key *key,
+		       void *private_data)
+{
+	struct keys_seen *s = private_data;
+
+	s->k[s->n++] = *key;
+	return s->n == s->stop_at;
+}
+
+static void test_any_write(void **state)
+{
+	struct keys_seen seen = {0};
+	struct elem e[3];
+	uint8_t *pdu = NULL;
+	size_t len = 0;
+
+	(void)state;
+
+	/* an RDMA WRITE, a READ, an inline WRITE */
+	e[0] = cifs_write(SMB2_CHANNEL_RDMA_V1, 1, 8192);
+	e[1] = cifs_read(SMB2_CHANNEL_RDMA_V1, 2, 4096);
+	e[2] = cifs_write(SMB2_CHANNEL_NONE, 3, 0);
+	PUSH_LE_U32(e[2].buf, WR_LENGTH, 16);
+	PUSH_LE_U64(e[2].buf, WR_OFFSET, 77);
+	pdu = chain(e, 3, &len, NULL);
+
+	assert_false(smbdirectd_smb2_any_write(pdu, len, record_key, &seen));
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.k[0].length, 8192);
+	assert_int_equal(seen.k[0].offset, 0x10000);
+	assert_int_equal(seen.k[0].file_id_persistent,
+			 0x3333333333333333ULL);
+	assert_int_equal(seen.k[1].length, 16);
+	assert_int_equal(seen.k[1].offset, 77);
+
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 1;
+	assert_true(smbdirectd_smb2_any_write(pdu, len, record_key, &seen));
+	assert_int_equal(seen.n, 1);
+
+	/* what cannot be split is not walked */
+	memset(&seen, 0, sizeof(seen));
+	assert_false(smbdirectd_smb2_any_write(pdu, 63, record_key, &seen));
+	assert_int_equal(seen.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1924,6 +2054,12 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find_read_rsp_outside,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_keys, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_inline_write_head, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_any_write, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rdma_read_response_exact,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rdma_read_response_chain,

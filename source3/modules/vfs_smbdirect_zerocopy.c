@@ -125,7 +125,7 @@ static int zc_ask(const char *socket_path,
 		return err;
 	}
 	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
-	err = errno;
+	err = (n == -1) ? errno : 0;
 	close(s);
 	if (n != sizeof(*rsp)) {
 		return n == -1 ? err : EPROTO;
@@ -245,13 +245,16 @@ static bool zc_write_all(int fd, const uint8_t *buf, size_t len)
 	return true;
 }
 
-/* Consume len bytes from a TCP socket; MSG_TRUNC skips the copy. */
-static bool zc_discard(int fd, size_t len)
+/*
+ * Consume len bytes from a TCP socket: MSG_TRUNC makes the kernel drop
+ * them without copying. buf (len bytes) is only there to keep the call
+ * well-formed: the slot the bytes came from, already written to the
+ * file, so nothing is lost even where a kernel would copy.
+ */
+static bool zc_discard(int fd, uint8_t *buf, size_t len)
 {
-	static uint8_t ignored;
-
 	while (len > 0) {
-		ssize_t n = recv(fd, &ignored, len, MSG_TRUNC | MSG_DONTWAIT);
+		ssize_t n = recv(fd, buf, len, MSG_TRUNC | MSG_DONTWAIT);
 
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
 			if (!zc_wait(fd, POLLIN)) {
@@ -265,7 +268,9 @@ static bool zc_discard(int fd, size_t len)
 			}
 			return false;
 		}
-		len -= MIN((size_t)n, len);
+		n = MIN((size_t)n, len);
+		buf += n;
+		len -= n;
 	}
 	return true;
 }
@@ -338,7 +343,7 @@ ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
 			      bool *claimed)
 {
 	const struct smbdirect_zc_entry *e = NULL;
-	const uint8_t *slot = NULL;
+	uint8_t *slot = NULL;
 	size_t done = 0;
 	int err = 0;
 	int idx;
@@ -371,7 +376,7 @@ ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
 		done += n;
 	}
 	/* smbd needs the stream in step whatever happened to the file */
-	if (!zc_discard(sock, io->count)) {
+	if (!zc_discard(sock, slot, io->count)) {
 		err = errno;
 		smbdirect_zc_decline(link->table, idx);
 		DBG_ERR("discarding %zu payload bytes from smbdirectd "

@@ -14,7 +14,9 @@
 #ifndef _VFS_SMBDIRECT_ZEROCOPY_H_
 #define _VFS_SMBDIRECT_ZEROCOPY_H_
 
-#include "replace.h"
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
 #include <talloc.h>
 
 struct smbdirect_zc_link;
