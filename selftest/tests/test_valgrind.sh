@@ -1,8 +1,8 @@
 #!/bin/bash
 #
 # smbdirectd under valgrind's memcheck while the Linux client mounts over
-# RDMA, writes and reads files by RDMA offload and inline, a second
-# connection comes and goes, and the daemon stops on SIGTERM: no invalid
+# RDMA, writes and reads files by RDMA offload (through the zero-copy link
+# of vfs_smbdirect) and inline, a second connection comes and goes, and the daemon stops on SIGTERM: no invalid
 # access, no use of uninitialised memory, nothing definitely lost.
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_valgrind.sh
@@ -35,9 +35,13 @@ if ! command -v valgrind >/dev/null; then
 fi
 
 smbd_env_init "$work/srv"
+smbd_env_install_module "$repo/out/smbdirect.so"
 SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
-	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
+	bind interfaces only = no
+	min receivefile size = 16384" \
+	smbd_env_start "	vfs objects = smbdirect
+	use sendfile = yes
+	aio read size = 0" || { fail "smbd starts"; summary; exit; }
 SMBDIRECTD_ENV_DEBUG=1 \
 SMBDIRECTD_ENV_WRAPPER="valgrind --tool=memcheck --leak-check=full
 	--show-leak-kinds=definite --errors-for-leak-kinds=definite
@@ -53,6 +57,14 @@ if smbd_env_mount_rdma "$mnt"; then
 			fail "$s bytes through smbdirectd under valgrind"
 	done
 	ls "$mnt" >/dev/null
+	smbdirectd_env_status_fresh
+	zr=$(smbdirectd_env_counter zero_copy_read_bytes)
+	zw=$(smbdirectd_env_counter zero_copy_write_bytes)
+	if [ "${zr:-0}" -gt 0 ] && [ "${zw:-0}" -gt 0 ]; then
+		pass "the zero-copy link carried data ($zw written, $zr read)"
+	else
+		fail "the zero-copy link carried nothing (write $zw, read $zr)"
+	fi
 	umount "$mnt"
 	pass "mount, offloaded and inline I/O, umount under valgrind"
 else
