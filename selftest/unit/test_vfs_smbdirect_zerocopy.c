@@ -144,6 +144,7 @@ static void wait_ok(pid_t pid)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
+	const char *what = NULL;
 	pid_t pid;
 
 	assert_non_null(f);
@@ -168,7 +169,7 @@ static int setup(void **state)
 	assert_true(f->file_fd >= 0);
 
 	pid = serve_attach(f, 0);
-	f->link = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd);
+	f->link = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd, &what);
 	if (f->link == NULL) {
 		print_error("attach: %s\n", strerror(errno));
 	}
@@ -200,26 +201,30 @@ static void test_attach_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct smbdirect_zc_link *l = NULL;
+	const char *what = NULL;
 	pid_t pid;
 	int fds[2];
 
 	/* smbdirectd knows no such connection */
 	pid = serve_attach(f, ENOENT);
-	l = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd);
+	l = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd, &what);
 	assert_null(l);
 	assert_int_equal(errno, ENOENT);
+	assert_string_equal(what, "smbdirectd's answer");
 	wait_ok(pid);
 
 	/* nobody listening */
 	unlink(f->sock_path);
-	l = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd);
+	l = smbdirect_zc_attach(NULL, f->sock_path, f->server_fd, &what);
 	assert_null(l);
+	assert_string_equal(what, "connect");
 
 	/* not a loopback TCP connection: never asks */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-	l = smbdirect_zc_attach(NULL, f->sock_path, fds[0]);
+	l = smbdirect_zc_attach(NULL, f->sock_path, fds[0], &what);
 	assert_null(l);
-	assert_int_equal(errno, ENOENT);
+	assert_int_equal(errno, EAFNOSUPPORT);
+	assert_string_equal(what, "not a loopback TCP connection");
 	close(fds[0]);
 	close(fds[1]);
 }

@@ -73,6 +73,7 @@ static struct smbdirect_zc_link *smbdirect_zc_link_for(int fd)
 {
 	struct smbdirect_zc_link *link = NULL;
 	struct smbdirect_zc_known *k = NULL;
+	const char *what = NULL;
 	char *path = NULL;
 	uint16_t port = 0;
 	size_t i, n;
@@ -94,13 +95,13 @@ static struct smbdirect_zc_link *smbdirect_zc_link_for(int fd)
 	}
 	/* the control socket is root's alone */
 	become_root();
-	link = smbdirect_zc_attach(NULL, path, fd);
+	link = smbdirect_zc_attach(NULL, path, fd, &what);
 	err = errno;
 	unbecome_root();
-	if (link == NULL && err != ENOENT) {
+	if (link == NULL && err != EAFNOSUPPORT) {
 		DBG_WARNING("no zero-copy link with smbdirectd through %s "
-			    "(%s): offloaded payloads are copied through "
-			    "smbd\n", path, strerror(err));
+			    "(%s: %s): offloaded payloads are copied through "
+			    "smbd\n", path, what, strerror(err));
 	} else if (link != NULL) {
 		DBG_NOTICE("zero-copy link with smbdirectd for the connection "
 			   "from 127.0.0.1:%u\n", port);

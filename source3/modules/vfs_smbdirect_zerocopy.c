@@ -82,11 +82,15 @@ bool smbdirect_zc_peer_port(int fd, uint16_t *port)
 	return false;
 }
 
-/* One request, one answer with two descriptors. Returns 0 or errno. */
+/*
+ * One request, one answer with two descriptors. Returns 0 or errno,
+ * and in *what the step that failed.
+ */
 static int zc_ask(const char *socket_path,
 		  uint16_t port,
 		  struct smbdirect_zc_attach_rsp *rsp,
-		  int fds[2])
+		  int fds[2],
+		  const char **what)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct smbdirect_zc_attach_req req = {
@@ -111,19 +115,31 @@ static int zc_ask(const char *socket_path,
 	int err = 0;
 	int s;
 
+	*what = "socket";
 	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (s == -1) {
 		return errno;
 	}
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", socket_path);
 	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    send(s, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
 		err = errno;
 		close(s);
 		return err;
 	}
+	*what = "connect";
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		err = errno;
+		close(s);
+		return err;
+	}
+	*what = "sending the request";
+	if (send(s, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
+		err = errno;
+		close(s);
+		return err;
+	}
+	*what = "receiving the answer";
 	n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
 	err = (n == -1) ? errno : 0;
 	close(s);
@@ -133,12 +149,15 @@ static int zc_ask(const char *socket_path,
 	cm = CMSG_FIRSTHDR(&msg);
 	if (rsp->magic != SMBDIRECT_ZC_MAGIC ||
 	    rsp->version != SMBDIRECT_ZC_VERSION) {
+		*what = "the answer's version";
 		err = EPROTO;
 	} else if (rsp->status != 0) {
+		*what = "smbdirectd's answer";
 		err = rsp->status;
 	} else if (cm == NULL || cm->cmsg_level != SOL_SOCKET ||
 		   cm->cmsg_type != SCM_RIGHTS ||
 		   cm->cmsg_len != CMSG_LEN(2 * sizeof(int))) {
+		*what = "the answer's descriptors";
 		err = EPROTO;
 	}
 	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
@@ -155,7 +174,8 @@ static int zc_ask(const char *socket_path,
 
 struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 					      const char *socket_path,
-					      int transport_fd)
+					      int transport_fd,
+					      const char **what)
 {
 	struct smbdirect_zc_attach_rsp rsp = {0};
 	struct smbdirect_zc_link *l = NULL;
@@ -164,11 +184,12 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	void *p = NULL;
 	int err;
 
+	*what = "not a loopback TCP connection";
 	if (!smbdirect_zc_peer_port(transport_fd, &port)) {
-		errno = ENOENT;
+		errno = EAFNOSUPPORT;
 		return NULL;
 	}
-	err = zc_ask(socket_path, port, &rsp, fds);
+	err = zc_ask(socket_path, port, &rsp, fds, what);
 	if (err != 0) {
 		errno = err;
 		return NULL;
@@ -182,6 +203,7 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	}
 	talloc_set_destructor(l, zc_link_destructor);
 
+	*what = "mapping the pool and the table";
 	p = mmap(NULL, rsp.pool_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 fds[0], 0);
 	if (p != MAP_FAILED) {
@@ -200,6 +222,7 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	}
 	l->table = p;
 	l->table_size = rsp.table_size;
+	*what = "checking the table";
 	if (!smbdirect_zc_table_valid(l->table, l->table_size,
 				      l->pool_size)) {
 		TALLOC_FREE(l);

@@ -24,9 +24,10 @@ struct smbdirect_zc_link;
 /*
  * Attach the smbd connection on transport_fd to smbdirectd through the
  * control socket at socket_path: map its pool and this connection's
- * table. NULL with errno: ENOENT when transport_fd is not one of
- * smbdirectd's loopback connections (a TCP client), anything else when
- * smbdirectd is not there or refused.
+ * table. NULL with errno: EAFNOSUPPORT when transport_fd is not a
+ * loopback TCP connection (a client of smbd's own), ENOENT when
+ * smbdirectd knows no such connection, anything else when smbdirectd is
+ * not there or failed.
  */
 struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 					      const char *socket_path,

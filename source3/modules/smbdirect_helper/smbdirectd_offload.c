@@ -88,7 +88,10 @@ struct offload_rw {
 	uint32_t wrs_done;
 	uint32_t slot;
 	bool has_slot;
+	/* every work request completed (NULL: just free the operation) */
 	void (*done)(struct offload_rw *rw);
+	/* RDMA WRITE only: every work request posted (may be NULL) */
+	void (*posted)(struct offload_rw *rw);
 	void *private_data;
 	size_t req_index;
 };
@@ -220,6 +223,24 @@ static bool offload_rw_post_some(struct offload_rw *rw)
 	return true;
 }
 
+/*
+ * An RC queue pair executes its work requests in order: a SEND posted
+ * after the last RDMA WRITE of a payload reaches the client only after
+ * that payload is in place, and if the RDMA WRITE fails the queue pair
+ * goes to the error state and the SEND is never delivered. So the
+ * response may follow as soon as the transfer is posted; the slot goes
+ * back to the pool when the transfer completes.
+ */
+static void offload_rw_all_posted(struct offload_rw *rw)
+{
+	void (*posted)(struct offload_rw *rw) = rw->posted;
+
+	if (posted != NULL) {
+		rw->posted = NULL;
+		posted(rw);
+	}
+}
+
 static void offload_rw_start(struct offload_rw *rw)
 {
 	struct smbdirectd_conn *conn = rw->conn;
@@ -243,7 +264,9 @@ static void offload_rw_start(struct offload_rw *rw)
 	if (rw->next_pos < rw->len) {
 		rw->waiting = true;
 		DLIST_ADD_END(conn->rw_wait, rw);
+		return;
 	}
+	offload_rw_all_posted(rw);
 }
 
 /* Room appeared on the send queue: continue the waiting operations. */
@@ -260,6 +283,7 @@ static void offload_rw_kick(struct smbdirectd_conn *conn)
 		}
 		DLIST_REMOVE(conn->rw_wait, rw);
 		rw->waiting = false;
+		offload_rw_all_posted(rw);
 	}
 }
 
@@ -309,7 +333,11 @@ void offload_rw_completion(struct smbdirectd_conn *conn,
 	if (rw->next_pos == rw->len && rw->wrs_done == rw->wrs_posted) {
 		conn->rw_slots[rw->slot] = NULL;
 		rw->has_slot = false;
-		rw->done(rw);
+		if (rw->done != NULL) {
+			rw->done(rw);
+		} else {
+			TALLOC_FREE(rw);
+		}
 	}
 	if (conn->state == CONN_RUNNING) {
 		offload_rw_kick(conn);
@@ -864,12 +892,12 @@ static void offload_rsp_invalidate(struct smbdirectd_conn *conn,
 }
 
 /*
- * The client has the payload of an offloaded READ: now the response may
- * go. Like ksmbd, the response waits for the RDMA WRITE's completion, so
- * that a failed transfer fails the connection before any answer claims
- * the data arrived.
+ * The payload of an offloaded READ is on its way (every RDMA WRITE
+ * posted; see offload_rw_all_posted() for why that is enough): the
+ * response may follow, and smbd's next response may be read. The
+ * operation, and the pool slot with it, is freed on completion.
  */
-static void offload_rsp_payload_written(struct offload_rw *rw)
+static void offload_rsp_payload_posted(struct offload_rw *rw)
 {
 	struct smbdirectd_conn *conn = rw->conn;
 	struct offload_rsp *rsp = conn->rsp;
@@ -877,8 +905,6 @@ static void offload_rsp_payload_written(struct offload_rw *rw)
 	struct smbdirect_err err = {0};
 	uint8_t *pdu = NULL;
 	size_t len = 0;
-
-	TALLOC_FREE(rw); /* the pool chunk goes back */
 
 	pdu = smbdirectd_smb2_rdma_read_response(rsp, rsp->pdu, rsp->len,
 						 &rsp->r, rsp->r.data_len,
@@ -903,24 +929,31 @@ static void offload_rsp_payload_written(struct offload_rw *rw)
 	offload_rsp_continue(conn);
 }
 
-/* RDMA-write the READ payload smbd sent on the stream, from chunk. */
+/*
+ * RDMA-write rsp->r.data_len bytes of chunk into the client's buffers
+ * of rsp->rec; with copy, smbd's payload (rsp->r.data) goes into chunk
+ * first.
+ */
 static void offload_rsp_write_payload(struct smbdirectd_conn *conn,
 				      struct offload_rsp *rsp,
-				      struct smbdirectd_pool_chunk *chunk)
+				      struct smbdirectd_pool_chunk *chunk,
+				      bool copy)
 {
 	struct offload_record *rec = rsp->rec;
 	struct offload_rw *rw = NULL;
 
 	rw = offload_rw_new(conn, conn, false, rec->descs, rec->num_descs,
-			    rsp->r.data_len, offload_rsp_payload_written,
-			    NULL);
+			    rsp->r.data_len, NULL, NULL);
 	if (rw == NULL) {
 		TALLOC_FREE(chunk);
 		conn_close(conn, "out of memory");
 		return;
 	}
 	rw->chunk = talloc_move(rw, &chunk);
-	memcpy(rw->chunk->ptr, rsp->r.data, rsp->r.data_len);
+	rw->posted = offload_rsp_payload_posted;
+	if (copy) {
+		memcpy(rw->chunk->ptr, rsp->r.data, rsp->r.data_len);
+	}
 	offload_rw_start(rw);
 }
 
@@ -940,7 +973,7 @@ static void offload_rsp_chunk_done(struct tevent_req *subreq)
 			   "%s", rsp->r.data_len, strerror(ret));
 		return;
 	}
-	offload_rsp_write_payload(conn, rsp, chunk);
+	offload_rsp_write_payload(conn, rsp, chunk, true);
 }
 
 /*
@@ -953,7 +986,6 @@ static void offload_rsp_zero_copy(struct smbdirectd_conn *conn,
 {
 	const struct smbdirect_zc_entry *e =
 		&conn->zc->table->entries[rec->zc_idx];
-	struct offload_rw *rw = NULL;
 
 	rsp->r = (struct smbdirectd_smb2_read_rsp) {
 		.index = 0,
@@ -968,17 +1000,10 @@ static void offload_rsp_zero_copy(struct smbdirectd_conn *conn,
 		return;
 	}
 	rsp->rec = rec;
-	rw = offload_rw_new(conn, conn, false, rec->descs, rec->num_descs,
-			    rsp->r.data_len, offload_rsp_payload_written,
-			    NULL);
-	if (rw == NULL) {
-		conn_close(conn, "out of memory");
-		return;
-	}
-	rw->chunk = talloc_move(rw, &rec->zc_chunk);
 	conn->counters.zero_copy_read_ops += 1;
 	conn->counters.zero_copy_read_bytes += rsp->r.data_len;
-	offload_rw_start(rw);
+	offload_rsp_write_payload(conn, rsp,
+				  talloc_move(conn, &rec->zc_chunk), false);
 }
 
 /*
@@ -1065,7 +1090,8 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 			/* published, not claimed: copy into its slot */
 			offload_rsp_write_payload(conn, rsp,
 						  talloc_move(conn,
-							      &rec->zc_chunk));
+							      &rec->zc_chunk),
+						  true);
 			return;
 		}
 		subreq = smbdirectd_pool_alloc_send(rsp, conn->ctx->ev,
