@@ -30,7 +30,7 @@ BUILD_PKGS="
 # Running the tests: the client side and the Soft-RoCE VM
 # (selftest/vm/prepare installs the VM's own packages).
 TEST_PKGS="
-	cifs-utils fio attr acl clang libclang-rt-14-dev valgrind
+	cifs-utils fio attr acl clang libclang-rt-14-dev valgrind jq
 	rdma-core ibverbs-providers ibverbs-utils rdmacm-utils
 "
 

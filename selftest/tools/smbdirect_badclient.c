@@ -120,6 +120,7 @@ struct client {
 	uint8_t *send_mem;
 	struct ibv_mr *recv_mr;
 	struct ibv_mr *send_mr;
+	struct ibv_mr *payload_mr;	/* pool-hog: readable by the server */
 	uint32_t recv_posted;
 	uint32_t next_send;	/* next unused send slot */
 	bool local_error;	/* one of our sends failed (not a flush) */
@@ -191,6 +192,9 @@ static void cleanup(struct client *c)
 	}
 	if (c->send_mr != NULL) {
 		check_teardown(ibv_dereg_mr(c->send_mr), "ibv_dereg_mr");
+	}
+	if (c->payload_mr != NULL) {
+		check_teardown(ibv_dereg_mr(c->payload_mr), "ibv_dereg_mr");
 	}
 	if (c->cq != NULL) {
 		check_teardown(ibv_destroy_cq(c->cq), "ibv_destroy_cq");
@@ -1568,6 +1572,65 @@ static void sc_bad_token(struct client *c)
 	send_bad_write(c, 65536, SMB2_WRITE_CHANINFO_OFS, &d, 1);
 }
 
+/*
+ * A compound of POOL_HOG_WRITES WRITE requests of POOL_HOG_SIZE bytes
+ * each, all with an RDMA channel whose descriptors are good: they point
+ * into POOL_HOG_WRITES MiB of ours that the server may read (the only
+ * memory this tool ever exposes, zeros). Meant for a server whose
+ * offload pool is smaller than the compound's payloads together
+ * (test_many_connections: 2 MiB pool, 1 MiB max I/O): it can never hold
+ * them all at once and must drop us at once rather than keep part of
+ * the pool and wait for the rest, which would stall the offload of
+ * every other client.
+ */
+#define POOL_HOG_WRITES 3
+#define POOL_HOG_SIZE (1024 * 1024)
+#define SMB2_NEXT_COMMAND_OFS 20
+
+static void sc_pool_hog(struct client *c)
+{
+	const size_t one = SMB2_WRITE_CHANINFO_OFS + BUFFER_DESC_SIZE;
+	uint8_t pdu[POOL_HOG_WRITES * (SMB2_WRITE_CHANINFO_OFS +
+				       BUFFER_DESC_SIZE)];
+	uint8_t *mem = NULL;
+	size_t i;
+
+	mem = talloc_zero_size(c->mem, (size_t)POOL_HOG_WRITES *
+					       POOL_HOG_SIZE);
+	if (mem == NULL) {
+		finish(c, EXIT_SETUP, "out of memory");
+	}
+	c->payload_mr = ibv_reg_mr(c->pd, mem,
+				   (size_t)POOL_HOG_WRITES * POOL_HOG_SIZE,
+				   IBV_ACCESS_LOCAL_WRITE |
+					   IBV_ACCESS_REMOTE_READ);
+	if (c->payload_mr == NULL) {
+		finish(c, EXIT_SETUP, "ibv_reg_mr: %s", strerror(errno));
+	}
+	for (i = 0; i < POOL_HOG_WRITES; i++) {
+		const struct bad_desc d = {
+			(uintptr_t)(mem + i * POOL_HOG_SIZE),
+			c->payload_mr->rkey,
+			POOL_HOG_SIZE,
+		};
+		uint8_t *b = pdu + i * one;
+
+		if (build_rdma_write(b, one, POOL_HOG_SIZE,
+				     SMB2_WRITE_CHANINFO_OFS, &d, 1) != one) {
+			finish(c, EXIT_SETUP, "cannot build the WRITE");
+		}
+		PUSH_LE_U64(b, 24, i + 1); /* MessageId */
+		if (i + 1 < POOL_HOG_WRITES) {
+			/* 128 bytes: already 8-byte aligned */
+			PUSH_LE_U32(b, SMB2_NEXT_COMMAND_OFS, one);
+		}
+	}
+	add_note(c, "compound of %d WRITEs of %d bytes by RDMA",
+		 POOL_HOG_WRITES, POOL_HOG_SIZE);
+	send_smb2_pdu(c, pdu, sizeof(pdu));
+	expect_disconnect(c, true, false);
+}
+
 struct scenario {
 	const char *name;
 	bool negotiate_first;
@@ -1595,6 +1658,7 @@ static const struct scenario scenarios[] = {
 	{ "desc-huge", true, sc_desc_huge },
 	{ "chaninfo-outside", true, sc_chaninfo_outside },
 	{ "bad-token", true, sc_bad_token },
+	{ "pool-hog", true, sc_pool_hog },
 	{ "valid-echo", true, sc_valid_echo },
 };
 

@@ -27,11 +27,12 @@ struct smbdirect_zc_link;
  * table. NULL with errno: EAFNOSUPPORT when transport_fd is not a
  * loopback TCP connection (a client of smbd's own), ENOENT when
  * smbdirectd knows no such connection, anything else when smbdirectd is
- * not there or failed.
+ * not there or failed; *what then names the step that failed.
  */
 struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 					      const char *socket_path,
-					      int transport_fd);
+					      int transport_fd,
+					      const char **what);
 
 /*
  * The port of smbdirectd's end when fd is a loopback TCP connection

@@ -99,6 +99,13 @@ static bool smbdirectd_setup_signals(struct smbdirectd_state *state)
 	int sigs[] = {SIGTERM, SIGINT};
 	size_t i;
 
+	/*
+	 * Writing to an smbd that died (killed, crashed) must fail that
+	 * connection with EPIPE, not kill the daemon and every other
+	 * connection with it: as smbd, never take SIGPIPE.
+	 */
+	BlockSignals(true, SIGPIPE);
+
 	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
 		se = tevent_add_signal(state->ev,
 				       state,

@@ -213,6 +213,13 @@ static void conn_close_va(struct smbdirectd_conn *conn,
 	TALLOC_FREE(conn->negotiate_timer);
 	TALLOC_FREE(conn->idle_timer);
 	TALLOC_FREE(conn->smbd_read_req);
+	/*
+	 * The writes still queued for smbd go with their queue: left
+	 * there, the next would start on the freed stream (a failed write
+	 * to a killed smbd closes the connection from its callback, and
+	 * the queue then triggers the next one).
+	 */
+	TALLOC_FREE(conn->smbd_queue);
 	TALLOC_FREE(conn->smbd);
 
 	conn->state = CONN_CLOSING;

@@ -41,6 +41,9 @@ struct offload_item {
 	size_t num_reqs;
 	struct smbdirectd_smb2_write_data *writes; /* one per req */
 	struct offload_rw **rws;		   /* one per req */
+	/* all WRITE payloads: one reservation, never part of them */
+	struct smbdirectd_pool_chunk *chunk;
+	size_t chunk_len;
 	size_t pending; /* WRITE payloads still being RDMA-read */
 	bool ready;
 	/*
@@ -655,7 +658,8 @@ static bool offload_item_build_single(struct offload_item *item)
 	item->pdu = head;
 	item->len = head_len + req->length;
 	item->payload_len = req->length;
-	item->payload = talloc_move(item, &item->rws[0]->chunk);
+	/* the item's one reservation holds exactly this payload */
+	item->payload = talloc_move(item, &item->chunk);
 	TALLOC_FREE(item->rws[0]);
 	/* smbd's recvfile condition (smbd_smb2_request_next_incoming) */
 	item->zc_candidate = min_recv != 0 && req->length > min_recv;
@@ -696,9 +700,10 @@ static void offload_item_build(struct offload_item *item)
 		return;
 	}
 	for (i = 0; i < item->num_reqs; i++) {
-		/* the payload is in the new PDU: pool memory goes back */
 		TALLOC_FREE(item->rws[i]);
 	}
+	/* the payloads are in the new PDU: pool memory goes back */
+	TALLOC_FREE(item->chunk);
 	TALLOC_FREE(item->pdu);
 	item->pdu = pdu;
 	item->len = len;
@@ -719,27 +724,57 @@ static void offload_item_payload_read(struct offload_rw *rw)
 	}
 }
 
+/*
+ * The pool memory for every WRITE payload of the item came: each RDMA
+ * READ gets its part of it (a view; the item's chunk owns the memory).
+ */
 static void offload_item_chunk_done(struct tevent_req *subreq)
 {
-	struct offload_rw *rw =
-		tevent_req_callback_data(subreq, struct offload_rw);
+	struct offload_item *item =
+		tevent_req_callback_data(subreq, struct offload_item);
+	struct smbdirectd_conn *conn = item->conn;
+	size_t ofs = 0;
+	size_t i;
 	int ret;
 
-	ret = smbdirectd_pool_alloc_recv(subreq, rw, &rw->chunk);
+	ret = smbdirectd_pool_alloc_recv(subreq, item, &item->chunk);
 	TALLOC_FREE(subreq);
 	if (ret != 0) {
-		rw->conn->counters.offload_failures += 1;
-		conn_close(rw->conn, "offload: no pool memory for %zu bytes: "
-			   "%s", rw->len, strerror(ret));
+		conn->counters.offload_failures += 1;
+		conn_close(conn, "offload: no pool memory for %zu bytes of "
+			   "WRITE payloads: %s", item->chunk_len,
+			   strerror(ret));
 		return;
 	}
-	offload_rw_start(rw);
+	for (i = 0; i < item->num_reqs; i++) {
+		struct offload_rw *rw = item->rws[i];
+
+		if (rw == NULL) {
+			continue;
+		}
+		rw->chunk = talloc_zero(rw, struct smbdirectd_pool_chunk);
+		if (rw->chunk == NULL) {
+			conn_close(conn, "out of memory");
+			return;
+		}
+		rw->chunk->pool = item->chunk->pool;
+		rw->chunk->ptr = item->chunk->ptr + ofs;
+		rw->chunk->ofs = item->chunk->ofs + ofs;
+		rw->chunk->len = rw->len;
+		ofs += rw->len;
+	}
+	for (i = 0; i < item->num_reqs && conn->state == CONN_RUNNING; i++) {
+		if (item->rws[i] != NULL) {
+			offload_rw_start(item->rws[i]);
+		}
+	}
 }
 
 void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 {
 	struct smbdirect_err err = {0};
 	struct offload_item *item = NULL;
+	struct tevent_req *subreq = NULL;
 	size_t i;
 	int ret;
 
@@ -807,7 +842,6 @@ void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 	for (i = 0; i < item->num_reqs; i++) {
 		const struct smbdirectd_smb2_rdma_req *req = &item->reqs[i];
 		struct offload_rw *rw = NULL;
-		struct tevent_req *subreq = NULL;
 
 		if (req->command == SMB2_OP_READ ||
 		    req->channel == SMB2_CHANNEL_RDMA_V1_INVALIDATE) {
@@ -834,18 +868,26 @@ void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 		rw->req_index = i;
 		item->rws[i] = rw;
 		item->pending += 1;
-		subreq = smbdirectd_pool_alloc_send(rw, conn->ctx->ev,
-						    conn->ctx->pool,
-						    req->length);
-		if (subreq == NULL) {
-			conn_close(conn, "out of memory");
-			return;
-		}
-		tevent_req_set_callback(subreq, offload_item_chunk_done, rw);
+		item->chunk_len += req->length;
 	}
 	if (item->pending == 0) {
 		offload_item_build(item);
+		return;
 	}
+	/*
+	 * One reservation for all the payloads of a compound: taking them
+	 * one by one, two compounds could each hold part of the pool and
+	 * wait for the rest forever, and one larger than the pool would
+	 * wait for ever (EMSGSIZE now); either way, at the head of the
+	 * pool's queue, they would stall every other connection's offload.
+	 */
+	subreq = smbdirectd_pool_alloc_send(item, conn->ctx->ev,
+					    conn->ctx->pool, item->chunk_len);
+	if (subreq == NULL) {
+		conn_close(conn, "out of memory");
+		return;
+	}
+	tevent_req_set_callback(subreq, offload_item_chunk_done, item);
 }
 
 /* ------------------------------------------------------------------ */

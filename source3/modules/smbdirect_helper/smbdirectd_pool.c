@@ -29,6 +29,7 @@ struct smbdirectd_pool {
 	size_t units_in_use;
 	struct pool_waiter *waiters; /* FIFO */
 	size_t num_waiters;
+	uint64_t num_waits; /* allocations that ever had to wait */
 };
 
 struct pool_waiter {
@@ -129,6 +130,11 @@ size_t smbdirectd_pool_in_use(const struct smbdirectd_pool *pool)
 size_t smbdirectd_pool_waiters(const struct smbdirectd_pool *pool)
 {
 	return pool->num_waiters;
+}
+
+uint64_t smbdirectd_pool_waits(const struct smbdirectd_pool *pool)
+{
+	return pool->num_waits;
 }
 
 /* First fit over the unit map; false when no run of n units is free. */
@@ -277,6 +283,7 @@ struct tevent_req *smbdirectd_pool_alloc_send(TALLOC_CTX *mem_ctx,
 	state->waiter->req = req;
 	DLIST_ADD_END(pool->waiters, state->waiter);
 	pool->num_waiters += 1;
+	pool->num_waits += 1;
 	talloc_set_destructor(state->waiter, waiter_destructor);
 	DBG_DEBUG("pool exhausted (%zu of %zu bytes in use): %zu bytes wait\n",
 		  smbdirectd_pool_in_use(pool),

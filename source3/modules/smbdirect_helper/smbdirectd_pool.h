@@ -42,6 +42,8 @@ size_t smbdirectd_pool_size(const struct smbdirectd_pool *pool);
 int smbdirectd_pool_fd(const struct smbdirectd_pool *pool);
 size_t smbdirectd_pool_in_use(const struct smbdirectd_pool *pool);
 size_t smbdirectd_pool_waiters(const struct smbdirectd_pool *pool);
+/* How many allocations had to wait since the pool was created. */
+uint64_t smbdirectd_pool_waits(const struct smbdirectd_pool *pool);
 
 /*
  * Reserve len contiguous bytes. When the pool is exhausted the request

@@ -62,7 +62,7 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 		frame,
 		"daemon pid=%d connections=%u accepted=%" PRIu64
 		" refused=%" PRIu64 " pool_bytes=%zu pool_in_use=%zu"
-		" pool_waiters=%zu %s\n",
+		" pool_waiters=%zu pool_waits=%" PRIu64 " %s\n",
 		(int)getpid(),
 		ctx->num_conns,
 		ctx->accepted,
@@ -70,6 +70,7 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 		ctx->pool != NULL ? smbdirectd_pool_size(ctx->pool) : 0,
 		ctx->pool != NULL ? smbdirectd_pool_in_use(ctx->pool) : 0,
 		ctx->pool != NULL ? smbdirectd_pool_waiters(ctx->pool) : 0,
+		ctx->pool != NULL ? smbdirectd_pool_waits(ctx->pool) : 0,
 		smbdirectd_counters_string(frame, &all));
 	text = smbdirectd_conn_status_lines(ctx, frame, text);
 	path = talloc_asprintf(frame, "%s/%s", lp_pid_directory(),
@@ -225,12 +226,13 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	if (strcmp(kind, "daemon") == 0) {
 		printf("smbdirectd pid %s: %s connection(s) open, %s accepted, "
 		       "%s refused; offload pool %.0f of %.0f MiB in use, %s "
-		       "waiting\n",
+		       "waiting (%s waits so far)\n",
 		       kv_get(k, n, "pid"), kv_get(k, n, "connections"),
 		       kv_get(k, n, "accepted"), kv_get(k, n, "refused"),
 		       mib(kv_get(k, n, "pool_in_use")),
 		       mib(kv_get(k, n, "pool_bytes")),
-		       kv_get(k, n, "pool_waiters"));
+		       kv_get(k, n, "pool_waiters"),
+		       kv_get(k, n, "pool_waits"));
 	} else {
 		printf("connection %s from %s: %s, smbd pid %s (via "
 		       "127.0.0.1:%s)\n"
