@@ -144,3 +144,10 @@ clean:
 .PHONY: bench
 bench: build
 	@bench/run
+
+# vfs_smbdirect's async I/O against vfs_aio_fork and smbd's default, over
+# TCP on this host (no VM): bench/module-run, results in
+# bench/results/module-DATE/.
+.PHONY: bench-module
+bench-module: build
+	@bench/module-run
