@@ -482,6 +482,10 @@ int main(int argc, const char *argv[])
 			state->exit_code = 1;
 			break;
 		}
+		if (state->ctx->nothing_to_listen_on) {
+			state->exit_code = 1;
+			break;
+		}
 	}
 
 	smbdirectd_shutdown(state);

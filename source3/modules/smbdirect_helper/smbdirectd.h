@@ -68,6 +68,13 @@ struct smbdirectd_ctx {
 	uint64_t refused;
 	struct smbdirectd_counters totals;
 
+	/*
+	 * The devices of every listening address were removed: nothing can
+	 * connect any more, the daemon stops (with status 1, so that a
+	 * service manager starts it again once a device is back).
+	 */
+	bool nothing_to_listen_on;
+
 	/* The control socket of the zero-copy link (smbdirectd_zerocopy.c) */
 	struct smbdirectd_zc_listener *zc_listener;
 };

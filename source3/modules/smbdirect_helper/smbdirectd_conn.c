@@ -149,6 +149,9 @@ static int conn_destructor(struct smbdirectd_conn *conn)
 	if (conn->comp_ch != NULL) {
 		ibv_destroy_comp_channel(conn->comp_ch);
 	}
+	/* the pool registration, which the QP used, may go now */
+	smbdirectd_dev_put(ctx, conn->dev);
+	conn->dev = NULL;
 	if (conn->cm_id != NULL) {
 		rdma_destroy_id(conn->cm_id);
 	}
@@ -1545,6 +1548,7 @@ bool smbdirectd_conn_cm_event(struct smbdirectd_conn *conn,
 	case RDMA_CM_EVENT_DEVICE_REMOVAL:
 		conn_close(conn, "the RDMA device was removed");
 		conn->state = CONN_DONE;
+		smbdirectd_dev_removed(conn->ctx, conn->cm_id->verbs);
 		break;
 	default:
 		/* CONNECT_ERROR, UNREACHABLE, REJECTED, ...: it is over */

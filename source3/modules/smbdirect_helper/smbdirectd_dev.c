@@ -36,7 +36,8 @@ struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
 	int ret;
 
 	for (dev = ctx->devs; dev != NULL; dev = dev->next) {
-		if (dev->verbs == verbs) {
+		if (dev->verbs == verbs && !dev->removed) {
+			dev->users += 1;
 			return dev;
 		}
 	}
@@ -86,12 +87,49 @@ struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
 		return NULL;
 	}
 	DLIST_ADD_END(ctx->devs, dev);
+	dev->users = 1;
 	DBG_NOTICE("%s: offload pool of %zu MiB registered (%s)\n",
 		   name,
 		   smbdirectd_pool_size(ctx->pool) >> 20,
 		   dev->iwarp ? "iWARP: remote write for RDMA READ sinks"
 			      : "local access only");
 	return dev;
+}
+
+static void dev_free(struct smbdirectd_ctx *ctx, struct smbdirectd_dev *dev)
+{
+	DBG_WARNING("%s: removed, its pool registration is released\n",
+		    ibv_get_device_name(dev->verbs->device));
+	DLIST_REMOVE(ctx->devs, dev);
+	TALLOC_FREE(dev);
+}
+
+void smbdirectd_dev_put(struct smbdirectd_ctx *ctx, struct smbdirectd_dev *dev)
+{
+	if (dev == NULL) {
+		return;
+	}
+	dev->users -= MIN(dev->users, 1);
+	if (dev->removed && dev->users == 0) {
+		dev_free(ctx, dev);
+	}
+}
+
+void smbdirectd_dev_removed(struct smbdirectd_ctx *ctx,
+			    struct ibv_context *verbs)
+{
+	struct smbdirectd_dev *dev = NULL;
+
+	for (dev = ctx->devs; dev != NULL; dev = dev->next) {
+		if (dev->verbs != verbs || dev->removed) {
+			continue;
+		}
+		dev->removed = true;
+		if (dev->users == 0) {
+			dev_free(ctx, dev);
+		}
+		return;
+	}
 }
 
 void smbdirectd_dev_free_all(struct smbdirectd_ctx *ctx)

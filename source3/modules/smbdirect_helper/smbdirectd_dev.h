@@ -22,6 +22,8 @@ struct smbdirectd_dev {
 	struct ibv_mr *pool_mr; /* the whole offload pool */
 	bool iwarp;
 	struct ibv_device_attr attr;
+	uint32_t users;	/* connections holding it (smbdirectd_dev_put) */
+	bool removed;	/* the device went away: freed with its last user */
 };
 
 /*
@@ -32,6 +34,17 @@ struct smbdirectd_dev {
  */
 struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
 					  struct ibv_context *verbs);
+
+/* A connection that got dev from smbdirectd_dev_get() is gone. */
+void smbdirectd_dev_put(struct smbdirectd_ctx *ctx, struct smbdirectd_dev *dev);
+
+/*
+ * rdma_cm reported the device behind verbs removed: free its PD and
+ * pool registration as soon as no connection holds them, so that the
+ * kernel can finish the removal (it waits for every user).
+ */
+void smbdirectd_dev_removed(struct smbdirectd_ctx *ctx,
+			    struct ibv_context *verbs);
 
 /* At exit, after every connection is gone. */
 void smbdirectd_dev_free_all(struct smbdirectd_ctx *ctx);

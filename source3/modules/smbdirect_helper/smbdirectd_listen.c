@@ -17,6 +17,7 @@
 #include "smbdirectd.h"
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
+#include "smbdirectd_dev.h"
 #include "smbdirectd_listen.h"
 
 #include <rdma/rdma_cma.h>
@@ -63,6 +64,41 @@ static bool is_listener_id(struct smbdirectd_listener *l,
 	return false;
 }
 
+/*
+ * The device under a listening address went away (driver unloaded,
+ * "rdma link delete"): the kernel waits until every user of it let go,
+ * so stop listening there and release the device's pool registration.
+ */
+static void listener_device_removed(struct smbdirectd_listener *l,
+				    struct rdma_cm_id *id)
+{
+	const char *name = id->verbs != NULL
+				   ? ibv_get_device_name(id->verbs->device)
+				   : "?";
+	struct ibv_context *verbs = id->verbs;
+	size_t i;
+
+	DBG_ERR("RDMA device %s was removed: no longer listening on one "
+		"address (%zu left)\n",
+		name,
+		l->num_ids - 1);
+	for (i = 0; i < l->num_ids; i++) {
+		if (l->ids[i] == id) {
+			l->ids[i] = l->ids[l->num_ids - 1];
+			l->num_ids -= 1;
+			break;
+		}
+	}
+	rdma_destroy_id(id);
+	smbdirectd_dev_removed(l->ctx, verbs);
+	if (l->num_ids == 0) {
+		DBG_ERR("no RDMA address left to listen on: stopping (start "
+			"smbdirectd again once the device is back; systemd "
+			"does so by itself)\n");
+		l->ctx->nothing_to_listen_on = true;
+	}
+}
+
 static void listener_handle_event(struct smbdirectd_listener *l,
 				  struct rdma_cm_event *event)
 {
@@ -80,6 +116,12 @@ static void listener_handle_event(struct smbdirectd_listener *l,
 		return;
 	}
 
+	if (is_listener_id(l, id) &&
+	    event->event == RDMA_CM_EVENT_DEVICE_REMOVAL) {
+		rdma_ack_cm_event(event);
+		listener_device_removed(l, id);
+		return;
+	}
 	if (is_listener_id(l, id)) {
 		DBG_WARNING("listener event %s (status %d)\n",
 			    rdma_event_str(event->event),
