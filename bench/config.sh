@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The benchmark's settings (sourced by bench/run).  Every one is an
 # environment variable with a default; BENCH_QUICK=1 picks shorter defaults
-# (about 6 minutes in all instead of about 20 under TCG).
+# (about 8 minutes in all instead of about 25 under TCG).
 #
 #   BENCH_QUICK=1          quick mode
 #   BENCH_REPEAT=N         run every measurement N times, report min/median (1)
@@ -13,7 +13,8 @@
 #   BENCH_VERIFY_MB=N      data written and verified once per system, MiB (full 32, quick 8)
 #   BENCH_IB_SECONDS=S     seconds per perftest bandwidth test at 40 MB/s (full 10, quick 3)
 #   BENCH_IB_LAT_ITERS=N   iterations per perftest latency test (full 20000, quick 3000)
-#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours tcp (all, in this order)
+#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours ours-copy tcp (all, in this
+#                          order; ours-copy = ours with smbdirect:zero copy = no)
 #   BENCH_WORKLOADS="..."  names from bench/workloads.list (all)
 #   BENCH_RESULTS=DIR      where results go (bench/results/DATE[-quick])
 #   BENCH_VM_MEM=MB        memory of the VM (2048)
@@ -33,7 +34,7 @@ bench_config() {
 	BENCH_VERIFY_MB=${BENCH_VERIFY_MB:-$(pick 32 8)}
 	BENCH_IB_SECONDS=${BENCH_IB_SECONDS:-$(pick 10 3)}
 	BENCH_IB_LAT_ITERS=${BENCH_IB_LAT_ITERS:-$(pick 20000 3000)}
-	BENCH_SYSTEMS=${BENCH_SYSTEMS:-limit ksmbd ours tcp}
+	BENCH_SYSTEMS=${BENCH_SYSTEMS:-limit ksmbd ours ours-copy tcp}
 	BENCH_WORKLOADS=${BENCH_WORKLOADS:-}
 	BENCH_VM_MEM=${BENCH_VM_MEM:-2048}
 	unset -f pick
@@ -45,8 +46,8 @@ bench_config() {
 	done
 	[[ $BENCH_RAMP =~ ^[0-9]+$ ]] || bench_die "BENCH_RAMP must be a number, not '$BENCH_RAMP'"
 	for v in $BENCH_SYSTEMS; do
-		case $v in limit|ksmbd|ours|tcp) ;;
-		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours tcp)" ;;
+		case $v in limit|ksmbd|ours|ours-copy|tcp) ;;
+		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours ours-copy tcp)" ;;
 		esac
 	done
 }

@@ -1,12 +1,23 @@
 # shellcheck shell=bash
 # The distro's smbd, privately configured (sourced by bench/system.sh after
 # lib.sh, with SAMBA_MODE set):
-#   SAMBA_MODE=ours  smbd + `vfs objects = smbdirect` + smbdirectd, mounted
-#                    with -o rdma (cifs.ko defaults: READ/WRITE of 4 KiB and
-#                    more by RDMA, which smbdirectd carries out)
-#   SAMBA_MODE=tcp   the same smbd without the module, mounted over TCP:
-#                    what a Samba user has today
-# Both with smbd's defaults, log level 0, the share on the same tmpfs.
+#   SAMBA_MODE=ours       smbd + `vfs objects = smbdirect` + smbdirectd,
+#                         mounted with -o rdma (cifs.ko defaults: READ/WRITE
+#                         of 4 KiB and more by RDMA, which smbdirectd
+#                         carries out), set up for the zero-copy link
+#                         (vfs_smbdirect(8), ZERO COPY): the share with
+#                         `use sendfile = yes` and `aio read size = 0`,
+#                         [global] `min receivefile size = 4095` (smbd hands
+#                         a WRITE larger than that to recvfile, and cifs.ko
+#                         offloads from 4096 bytes on: all can be claimed)
+#   SAMBA_MODE=ours-copy  the same smb.conf plus `smbdirect:zero copy = no`
+#                         in [global]: the only difference is the zero-copy
+#                         link (payloads go pool <-> loopback TCP <-> smbd's
+#                         own sendfile/recvfile <-> file)
+#   SAMBA_MODE=tcp        the same smbd without the module and with smbd's
+#                         I/O defaults, mounted over TCP: what a Samba user
+#                         has today
+# All with log level 0, the share on the same tmpfs.
 #
 # Implements: server_start, server_mount, server_stop, server_roots,
 # server_cpu (which cpu-snapshot field is the server), server_save DIR.
@@ -15,17 +26,27 @@ SAMBA_DIR=$BENCH_WORK/samba-$SAMBA_MODE
 SMBDIRECTD_PID=
 
 case $SAMBA_MODE in
-ours)	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct"
+ours)	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero-copy link"
+	server_rdma=1 ;;
+ours-copy)
+	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, smbdirect:zero copy = no"
 	server_rdma=1 ;;
 tcp)	server_label="smbd $(smbd --version | cut -d' ' -f2) over TCP"
 	server_rdma=0 ;;
-*)	echo "bench: error: SAMBA_MODE must be ours or tcp" >&2; exit 1 ;;
+*)	echo "bench: error: SAMBA_MODE must be ours, ours-copy or tcp" >&2; exit 1 ;;
 esac
 server_cpu=tree
 
 samba_conf() {
-	local d=$SAMBA_DIR vfs=
-	[ "$SAMBA_MODE" = ours ] && vfs="vfs objects = smbdirect"
+	local d=$SAMBA_DIR global='' share=''
+	if [ "$server_rdma" = 1 ]; then
+		global="min receivefile size = 4095"
+		[ "$SAMBA_MODE" = ours ] || global="$global
+	smbdirect:zero copy = no"
+		share="vfs objects = smbdirect
+	use sendfile = yes
+	aio read size = 0"
+	fi
 	cat <<EOF
 [global]
 	server role = standalone server
@@ -48,11 +69,12 @@ samba_conf() {
 	printing = bsd
 	printcap name = /dev/null
 	disable spoolss = yes
+	$global
 
 [share]
 	path = $BENCH_SHARE
 	read only = no
-	$vfs
+	$share
 EOF
 }
 
@@ -61,7 +83,7 @@ server_start() {
 	rm -rf "$d"	# fresh state for every run (the last one's logs are saved)
 	mkdir -p "$d"/{lock,state,cache,private,log,pid,ncalrpc}
 	samba_conf >"$d/smb.conf"
-	if [ "$SAMBA_MODE" = ours ]; then
+	if [ "$server_rdma" = 1 ]; then
 		local mods
 		mods=$(smbd -b | sed -n 's/^ *MODULESDIR: //p')
 		# The VM's / is an overlay with a tmpfs on top: this stays in the VM.
@@ -75,7 +97,7 @@ server_start() {
 	smbd -s "$d/smb.conf" -D || { echo "smbd -D failed"; return 1; }
 	wait_for 30 tcp_listening 445 ||
 		{ echo "smbd does not listen on 445: $(tail -n 5 "$d/log/log.smbd" 2>/dev/null)"; return 1; }
-	[ "$SAMBA_MODE" = ours ] || return 0
+	[ "$server_rdma" = 1 ] || return 0
 
 	"$BENCH_BIN/smbdirectd" -s "$d/smb.conf" -F --debug-stdout -d 1 \
 		>"$d/log/smbdirectd.out" 2>&1 &
@@ -86,12 +108,20 @@ server_start() {
 
 server_mount() {
 	local rdma=
-	[ "$SAMBA_MODE" = ours ] && rdma=rdma,
+	[ "$server_rdma" = 1 ] && rdma=rdma,
 	mount -t cifs "//$BENCH_IP/share" "$BENCH_MNT" \
 		-o "${rdma}vers=3.1.1,username=$BENCH_USER,password=$BENCH_PASS,cache=none"
 }
 
 smbd_pid() { cat "$SAMBA_DIR/pid/smbd.pid" 2>/dev/null; }
+
+# samba_zero_copy_link: "attached" or "no" (smbdirectd's status file, of the
+# client's connection), "none" without a connection in it
+samba_zero_copy_link() {
+	local s
+	s=$(sed -n 's/^conn .* zero_copy=\([a-z]*\) .*/\1/p' "$SAMBA_DIR/pid/smbdirectd.status" 2>/dev/null | sort -u | paste -sd,)
+	echo "${s:-none}"
+}
 
 server_roots() { echo "$(smbd_pid) $SMBDIRECTD_PID"; }
 

@@ -2,7 +2,8 @@
 # bench/system.sh SYSTEM OUTDIR: one server system, start to stop: start it,
 # mount the share with cifs.ko, check the transport, verify data once, run
 # every workload of bench/workloads.list (bench/fio-jobs), keep the
-# server's logs and counters, unmount, stop.  SYSTEM: ksmbd, ours or tcp.
+# server's logs and counters, unmount, stop.  SYSTEM: ksmbd, ours,
+# ours-copy or tcp.
 # OUTDIR/phase.txt gets when it ran, the guest's load, and its status.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -11,6 +12,7 @@ sys=$1 out=$2
 case $sys in
 ksmbd)	. "$BENCH_HERE/server-ksmbd.sh" ;;
 ours)	SAMBA_MODE=ours; . "$BENCH_HERE/server-samba.sh" ;;
+ours-copy) SAMBA_MODE=ours-copy; . "$BENCH_HERE/server-samba.sh" ;;
 tcp)	SAMBA_MODE=tcp; . "$BENCH_HERE/server-samba.sh" ;;
 *)	echo "bench: error: unknown system $sys" >&2; exit 2 ;;
 esac
@@ -32,7 +34,7 @@ finish() {
 			failed "umount"
 	fi
 	if [ "$started" = 1 ]; then
-		[ "$sys" != ours ] || sleep 1.5	# smbdirectd rewrites its status file every second
+		[ -z "${SMBDIRECTD_PID:-}" ] || sleep 1.5	# smbdirectd rewrites its status file every second
 		server_save "$out"
 		server_stop >"$out/stop.msg" 2>&1 ||
 			failed "stopping the server" "$(cat "$out/stop.msg")"
@@ -66,6 +68,12 @@ if { [ "$server_rdma" = 1 ] && [ "$transport" != rdma ]; } ||
 	finish
 fi
 record "$out/phase.txt" transport "$transport"
+if [ -n "${SMBDIRECTD_PID:-}" ]; then
+	# Whether vfs_smbdirect attached the connection (at tree connect, so
+	# in the status file a rewrite after the mount).
+	sleep 1.5
+	record "$out/phase.txt" zero_copy_link "$(samba_zero_copy_link)"
+fi
 blog "$sys: mounted over $transport; verifying data"
 
 if r=$("$BENCH_HERE/verify" "$out" 2>&1); then
