@@ -64,7 +64,7 @@ DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
 	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
 	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
-	smbdirectd_status.c smbdirectd_procnet.c) \
+	smbdirectd_status.c smbdirectd_procnet.c smbdirectd_privs.c) \
 	$(PROTO_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
@@ -107,7 +107,7 @@ $(OUT)/smbdirect.so: $(MODULE_OBJ)
 
 $(OUT)/smbdirectd: $(DAEMON_OBJ)
 	$(Q_LD)$(CC) -o $@ $^ $(LDFLAGS_COMMON) -pie -Wl,-rpath,$(PRIVATELIBDIR) \
-		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm
+		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm -lcap
 
 # ---------------------------------------------------------------------
 # A deliberately wrong smbdirectd for one test only: every memory
@@ -134,7 +134,7 @@ $(MR_REMOTE_OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) \
 
 $(MR_REMOTE): $(MR_REMOTE_OBJ) | $(OUT)/test
 	$(Q_LD)$(CC) -o $@ $^ $(LDFLAGS_COMMON) -pie -Wl,-rpath,$(PRIVATELIBDIR) \
-		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm
+		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm -lcap
 
 # ---------------------------------------------------------------------
 # selftest/tools/smbdirect_badclient: an SMB Direct client that sends
