@@ -5,6 +5,7 @@
 #   make waf          the same two targets through Samba's own waf build
 #   make check        unit tests on the host + integration tests in the VM
 #   make demo         build, boot the Soft-RoCE VM, show real traffic
+#   make soak         long soak in the VM (SOAK_SECONDS=600)
 #   make install      module, daemon, man pages, systemd unit (DESTDIR)
 #   make deb          the Debian package samba-vfs-smbdirect in out/deb/
 
@@ -85,6 +86,17 @@ check-package:
 check-integration: build waf manpages
 	@build/install-deps.sh test
 	@selftest/run-integration
+
+# The soak of issue #7 at length (make check runs a 2-minute one):
+# mixed verified I/O over several RDMA mounts, resources sampled and
+# required flat (selftest/tests/test_soak.sh).
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: build
+	@build/install-deps.sh test
+	@SMBDIRECT_SOAK_SECONDS=$(SOAK_SECONDS) \
+		SMBDIRECT_VM_TIMEOUT=$$(($(SOAK_SECONDS) + 900)) \
+		selftest/run-integration selftest/tests/test_soak.sh
 
 vm-prepare:
 	@selftest/vm/prepare
