@@ -24,7 +24,8 @@ MANPAGES := $(patsubst manpages/%.xml,$(OUT)/man/%,$(MANPAGES_XML))
 DOCBOOK_MAN_XSL := http://docbook.sourceforge.net/release/xsl/current/manpages/docbook.xsl
 
 .PHONY: all deps samba-tree build waf manpages check check-unit \
-	check-fuzz check-integration check-package demo install uninstall \
+	check-fuzz check-integration check-package check-systemd demo \
+	install uninstall \
 	clean vm-prepare
 
 all: build manpages
@@ -61,7 +62,7 @@ $(OUT)/man/%: manpages/%.xml
 
 # The whole suite (README's test command): unit tests on the host, then
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
-check: check-unit check-fuzz check-integration check-package
+check: check-unit check-fuzz check-integration check-package check-systemd
 
 check-unit: samba-tree manpages
 	@build/install-deps.sh test
@@ -82,6 +83,15 @@ check-fuzz: samba-tree
 # purge it again (needs root).
 check-package:
 	@selftest/test-package.sh
+
+# The package and its unit the administrator's way, on a VM booted with
+# systemd as PID 1: dpkg -i, systemctl enable --now, a mount over RDMA
+# (selftest/systemd/test_package_systemd.sh; issue #6).
+check-systemd: deb
+	@build/install-deps.sh test
+	@selftest/vm/run --systemd --timeout 900 \
+		--results $(OUT)/systemd-results -- \
+		selftest/systemd/test_package_systemd.sh
 
 check-integration: build waf manpages
 	@build/install-deps.sh test
