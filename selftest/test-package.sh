@@ -18,6 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 # shellcheck source=tests/lib.sh
 . "$here/tests/lib.sh"
+# shellcheck source=private_smbd_conf.sh
+. "$here/private_smbd_conf.sh"
 
 # A list on one line, for messages.
 oneline() { tr -s ' \t\n' '   ' <<<"$1" | sed 's/^ //;s/ $//'; }
@@ -260,35 +262,9 @@ for p in $(seq 44445 44545); do
 	fi
 done
 d=$work/smbd
-mkdir -p "$d"/{share,lock,state,cache,private,log,pid,ncalrpc}
-cat >"$d/smb.conf" <<EOF
-[global]
-	server role = standalone server
-	interfaces = lo
-	bind interfaces only = yes
-	smb ports = $port
-	disable netbios = yes
-	server min protocol = SMB3
-	lock directory = $d/lock
-	state directory = $d/state
-	cache directory = $d/cache
-	private dir = $d/private
-	pid directory = $d/pid
-	ncalrpc dir = $d/ncalrpc
-	log file = $d/log/log.%m
-	max log size = 0
-	log level = 3
-	passdb backend = tdbsam:$d/private/passdb.tdb
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-
-[share]
-	path = $d/share
-	read only = no
-	vfs objects = smbdirect
-EOF
+private_smbd_dirs "$d"
+private_smbd_conf "$d" port="$port" share="	vfs objects = smbdirect" \
+	>"$d/smb.conf"
 pw=smbdirect-test
 smbd_ok=0
 if printf '%s\n%s\n' "$pw" "$pw" |
