@@ -84,11 +84,16 @@ build_deps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control |
 	sed '$d;s/^Build-Depends://' | tr ',' '\n' |
 	sed 's/(.*)//;s/^[[:space:]]*//;s/[[:space:]]*$//' | grep -v '^$' |
 	grep -vx debhelper-compat | sort -u)
-# debhelper is what debhelper-compat stands for.
-missing=$(comm -23 <(echo "$build_pkgs" | grep -vx debhelper) \
-	<(echo "$build_deps"))
-extra=$(comm -13 <(echo "$build_pkgs") <(echo "$build_deps"))
-if [ -z "$missing$extra" ]; then
+# debhelper is what debhelper-compat stands for. (Files, not <(...):
+# where /dev/fd is missing comm failed and the check passed on nothing.)
+echo "$build_pkgs" >"$work/build_pkgs"
+echo "$build_deps" >"$work/build_deps"
+missing=$(grep -vx debhelper "$work/build_pkgs" |
+	comm -23 - "$work/build_deps")
+extra=$(comm -13 "$work/build_pkgs" "$work/build_deps")
+if [ -z "$build_pkgs" ] || [ -z "$build_deps" ]; then
+	fail "no BUILD_PKGS or no Build-Depends found"
+elif [ -z "$missing$extra" ]; then
 	pass "debian/control Build-Depends = BUILD_PKGS of build/install-deps.sh"
 else
 	fail "Build-Depends and BUILD_PKGS differ: missing [$(oneline "$missing")] extra [$(oneline "$extra")]"
