@@ -110,7 +110,7 @@ print(json.load(sys.stdin)["daemon"]["connections"])' 2>/dev/null)
 # (smbdirectd's registrations at that moment).
 probe() {
 	local op=$1 _ key addr
-	PROBE_OUT= PROBE_RC=2 PROBE_TARGET= PROBE_MRS=
+	PROBE_OUT='' PROBE_RC=2 PROBE_TARGET='' PROBE_MRS=''
 	wait_no_connection || { PROBE_OUT="a connection did not go away"; return; }
 	rm -f "$work/target" "$work/probe.out"
 	"$tool" --server "$ip" --scenario "probe-$op" --timeout 30 \
