@@ -5,6 +5,7 @@
 #   make waf          the same two targets through Samba's own waf build
 #   make check        unit tests on the host + integration tests in the VM
 #   make demo         build, boot the Soft-RoCE VM, show real traffic
+#   make soak         long soak in the VM (SOAK_SECONDS=600)
 #   make install      module, daemon, man pages, systemd unit (DESTDIR)
 #   make deb          the Debian package samba-vfs-smbdirect in out/deb/
 
@@ -23,7 +24,8 @@ MANPAGES := $(patsubst manpages/%.xml,$(OUT)/man/%,$(MANPAGES_XML))
 DOCBOOK_MAN_XSL := http://docbook.sourceforge.net/release/xsl/current/manpages/docbook.xsl
 
 .PHONY: all deps samba-tree build waf manpages check check-unit \
-	check-fuzz check-integration check-package demo install uninstall \
+	check-fuzz check-integration check-package check-systemd demo \
+	install uninstall \
 	clean vm-prepare
 
 all: build manpages
@@ -60,7 +62,7 @@ $(OUT)/man/%: manpages/%.xml
 
 # The whole suite (README's test command): unit tests on the host, then
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
-check: check-unit check-fuzz check-integration check-package
+check: check-unit check-fuzz check-integration check-package check-systemd
 
 check-unit: samba-tree manpages
 	@build/install-deps.sh test
@@ -82,9 +84,29 @@ check-fuzz: samba-tree
 check-package:
 	@selftest/test-package.sh
 
+# The package and its unit the administrator's way, on a VM booted with
+# systemd as PID 1: dpkg -i, systemctl enable --now, a mount over RDMA
+# (selftest/systemd/test_package_systemd.sh; issue #6).
+check-systemd: deb
+	@build/install-deps.sh test
+	@selftest/vm/run --systemd --timeout 900 \
+		--results $(OUT)/systemd-results -- \
+		selftest/systemd/test_package_systemd.sh
+
 check-integration: build waf manpages
 	@build/install-deps.sh test
 	@selftest/run-integration
+
+# The soak of issue #7 at length (make check runs a 2-minute one):
+# mixed verified I/O over several RDMA mounts, resources sampled and
+# required flat (selftest/tests/test_soak.sh).
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: build
+	@build/install-deps.sh test
+	@SMBDIRECT_SOAK_SECONDS=$(SOAK_SECONDS) \
+		SMBDIRECT_VM_TIMEOUT=$$(($(SOAK_SECONDS) + 900)) \
+		selftest/run-integration selftest/tests/test_soak.sh
 
 vm-prepare:
 	@selftest/vm/prepare

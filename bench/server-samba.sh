@@ -37,51 +37,29 @@ tcp)	server_label="smbd $(smbd --version | cut -d' ' -f2) over TCP"
 esac
 server_cpu=tree
 
+# The smb.conf every private smbd of this project gets, with smbd's
+# defaults otherwise (selftest/private_smbd_conf.sh).
+# shellcheck source=../selftest/private_smbd_conf.sh
+. "$BENCH_HERE/../selftest/private_smbd_conf.sh"
 samba_conf() {
-	local d=$SAMBA_DIR global='' share=''
+	local global='' share=''
 	if [ "$server_rdma" = 1 ]; then
-		global="min receivefile size = 4095"
+		global="	min receivefile size = 4095"
 		[ "$SAMBA_MODE" = ours ] || global="$global
 	smbdirect:zero copy = no"
-		share="vfs objects = smbdirect
+		share="	vfs objects = smbdirect
 	use sendfile = yes
 	aio read size = 0"
 	fi
-	cat <<EOF
-[global]
-	server role = standalone server
-	interfaces = lo "$BENCH_IP;capability=RDMA"
-	bind interfaces only = no
-	smb ports = 445
-	disable netbios = yes
-	server min protocol = SMB3
-	lock directory = $d/lock
-	state directory = $d/state
-	cache directory = $d/cache
-	private dir = $d/private
-	pid directory = $d/pid
-	ncalrpc dir = $d/ncalrpc
-	log file = $d/log/log.%m
-	max log size = 0
-	log level = 0
-	passdb backend = tdbsam:$d/private/passdb.tdb
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-	$global
-
-[share]
-	path = $BENCH_SHARE
-	read only = no
-	$share
-EOF
+	private_smbd_conf "$SAMBA_DIR" interfaces="lo \"$BENCH_IP;capability=RDMA\"" \
+		bind_only=no log_level=0 share_path="$BENCH_SHARE" \
+		global="$global" share="$share"
 }
 
 server_start() {
 	local d=$SAMBA_DIR
 	rm -rf "$d"	# fresh state for every run (the last one's logs are saved)
-	mkdir -p "$d"/{lock,state,cache,private,log,pid,ncalrpc}
+	private_smbd_dirs "$d"
 	samba_conf >"$d/smb.conf"
 	if [ "$server_rdma" = 1 ]; then
 		local mods

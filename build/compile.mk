@@ -68,7 +68,8 @@ DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
 	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
 	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
 	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
-	smbdirectd_status.c smbdirectd_procnet.c smbdirectd_zerocopy.c) \
+	smbdirectd_status.c smbdirectd_procnet.c smbdirectd_privs.c \
+	smbdirectd_zerocopy.c) \
 	$(PROTO_SRC) $(ZC_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
@@ -112,7 +113,34 @@ $(OUT)/smbdirect.so: $(MODULE_OBJ)
 
 $(OUT)/smbdirectd: $(DAEMON_OBJ)
 	$(Q_LD)$(CC) -o $@ $^ $(LDFLAGS_COMMON) -pie -Wl,-rpath,$(PRIVATELIBDIR) \
-		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm
+		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm -lcap
+
+# ---------------------------------------------------------------------
+# A deliberately wrong smbdirectd for one test only: every memory
+# registration also grants remote read, write and atomic access (and
+# local write, which verbs require alongside remote write)
+# (SMBDIRECTD_TEST_EXTRA_MR_ACCESS, smbdirectd_dev.h).
+# selftest/tests/test_mr_access.sh runs its probes against it to show
+# that they notice remote access; never install it.
+MR_REMOTE := $(OUT)/test/smbdirectd-mr-remote
+MR_REMOTE_OBJDIR := $(OUT)/obj-mr-remote
+MR_REMOTE_SRC := smbdirectd_dev.c smbdirectd_conn.c
+MR_REMOTE_FLAGS := '-DSMBDIRECTD_TEST_EXTRA_MR_ACCESS=(IBV_ACCESS_LOCAL_WRITE|IBV_ACCESS_REMOTE_READ|IBV_ACCESS_REMOTE_WRITE|IBV_ACCESS_REMOTE_ATOMIC)'
+MR_REMOTE_OBJ := $(addprefix $(MR_REMOTE_OBJDIR)/,$(MR_REMOTE_SRC:.c=.o)) \
+	$(filter-out $(addprefix $(OBJDIR)/,$(MR_REMOTE_SRC:.c=.o)),$(DAEMON_OBJ))
+
+all: $(MR_REMOTE)
+
+$(MR_REMOTE_OBJDIR) $(OUT)/test:
+	mkdir -p $@
+
+$(MR_REMOTE_OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) \
+		| $(MR_REMOTE_OBJDIR)
+	$(Q_CC)$(CC) $(ALL_CFLAGS) $(MR_REMOTE_FLAGS) -c $< -o $@
+
+$(MR_REMOTE): $(MR_REMOTE_OBJ) | $(OUT)/test
+	$(Q_LD)$(CC) -o $@ $^ $(LDFLAGS_COMMON) -pie -Wl,-rpath,$(PRIVATELIBDIR) \
+		$(SAMBA_LIBS) -ltalloc -ltevent -lpopt -libverbs -lrdmacm -lcap
 
 # ---------------------------------------------------------------------
 # selftest/tools/smbdirect_badclient: an SMB Direct client that sends

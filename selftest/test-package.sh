@@ -18,6 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 # shellcheck source=tests/lib.sh
 . "$here/tests/lib.sh"
+# shellcheck source=private_smbd_conf.sh
+. "$here/private_smbd_conf.sh"
 
 # A list on one line, for messages.
 oneline() { tr -s ' \t\n' '   ' <<<"$1" | sed 's/^ //;s/ $//'; }
@@ -82,11 +84,16 @@ build_deps=$(sed -n '/^Build-Depends:/,/^[A-Z]/p' debian/control |
 	sed '$d;s/^Build-Depends://' | tr ',' '\n' |
 	sed 's/(.*)//;s/^[[:space:]]*//;s/[[:space:]]*$//' | grep -v '^$' |
 	grep -vx debhelper-compat | sort -u)
-# debhelper is what debhelper-compat stands for.
-missing=$(comm -23 <(echo "$build_pkgs" | grep -vx debhelper) \
-	<(echo "$build_deps"))
-extra=$(comm -13 <(echo "$build_pkgs") <(echo "$build_deps"))
-if [ -z "$missing$extra" ]; then
+# debhelper is what debhelper-compat stands for. (Files, not <(...):
+# where /dev/fd is missing comm failed and the check passed on nothing.)
+echo "$build_pkgs" >"$work/build_pkgs"
+echo "$build_deps" >"$work/build_deps"
+missing=$(grep -vx debhelper "$work/build_pkgs" |
+	comm -23 - "$work/build_deps")
+extra=$(comm -13 "$work/build_pkgs" "$work/build_deps")
+if [ -z "$build_pkgs" ] || [ -z "$build_deps" ]; then
+	fail "no BUILD_PKGS or no Build-Depends found"
+elif [ -z "$missing$extra" ]; then
 	pass "debian/control Build-Depends = BUILD_PKGS of build/install-deps.sh"
 else
 	fail "Build-Depends and BUILD_PKGS differ: missing [$(oneline "$missing")] extra [$(oneline "$extra")]"
@@ -260,35 +267,9 @@ for p in $(seq 44445 44545); do
 	fi
 done
 d=$work/smbd
-mkdir -p "$d"/{share,lock,state,cache,private,log,pid,ncalrpc}
-cat >"$d/smb.conf" <<EOF
-[global]
-	server role = standalone server
-	interfaces = lo
-	bind interfaces only = yes
-	smb ports = $port
-	disable netbios = yes
-	server min protocol = SMB3
-	lock directory = $d/lock
-	state directory = $d/state
-	cache directory = $d/cache
-	private dir = $d/private
-	pid directory = $d/pid
-	ncalrpc dir = $d/ncalrpc
-	log file = $d/log/log.%m
-	max log size = 0
-	log level = 3
-	passdb backend = tdbsam:$d/private/passdb.tdb
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-
-[share]
-	path = $d/share
-	read only = no
-	vfs objects = smbdirect
-EOF
+private_smbd_dirs "$d"
+private_smbd_conf "$d" port="$port" share="	vfs objects = smbdirect" \
+	>"$d/smb.conf"
 pw=smbdirect-test
 smbd_ok=0
 if printf '%s\n%s\n' "$pw" "$pw" |

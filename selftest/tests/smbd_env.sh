@@ -10,12 +10,14 @@
 # writable overlay of MODULESDIR and runs smbd on the standard port 445,
 # which is what cifs.ko and smbdirectd expect.
 
+. "$(dirname "${BASH_SOURCE[0]}")/../private_smbd_conf.sh"
+
 SMBD_ENV_USER=root
 SMBD_ENV_PASS=smbdirect-test
 
 smbd_env_init() {
 	SMBD_ENV_DIR=$1
-	mkdir -p "$SMBD_ENV_DIR"/{share,lock,state,cache,private,log,pid,ncalrpc}
+	private_smbd_dirs "$SMBD_ENV_DIR"
 	SMBD_ENV_CONF=$SMBD_ENV_DIR/smb.conf
 }
 
@@ -33,35 +35,9 @@ smbd_env_start() {
 	local share_lines=${1:-}
 	local d=$SMBD_ENV_DIR
 
-	cat >"$SMBD_ENV_CONF" <<EOF
-[global]
-	server role = standalone server
-	interfaces = lo ${SMBDIRECT_VM_IP:-127.0.0.1}
-	bind interfaces only = yes
-	smb ports = 445
-	disable netbios = yes
-	server min protocol = SMB3
-	lock directory = $d/lock
-	state directory = $d/state
-	cache directory = $d/cache
-	private dir = $d/private
-	pid directory = $d/pid
-	ncalrpc dir = $d/ncalrpc
-	log file = $d/log/log.%m
-	max log size = 0
-	log level = 3
-	passdb backend = tdbsam:$d/private/passdb.tdb
-	load printers = no
-	printing = bsd
-	printcap name = /dev/null
-	disable spoolss = yes
-${SMBD_ENV_GLOBAL_EXTRA:-}
-
-[share]
-	path = $d/share
-	read only = no
-${share_lines}
-EOF
+	private_smbd_conf "$d" interfaces="lo ${SMBDIRECT_VM_IP:-127.0.0.1}" \
+		global="${SMBD_ENV_GLOBAL_EXTRA:-}" share="$share_lines" \
+		>"$SMBD_ENV_CONF" || return 1
 	printf '%s\n%s\n' "$SMBD_ENV_PASS" "$SMBD_ENV_PASS" |
 		smbpasswd -c "$SMBD_ENV_CONF" -s -a "$SMBD_ENV_USER" \
 			>"$d/log/smbpasswd.out" 2>&1 || {

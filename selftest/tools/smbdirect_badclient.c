@@ -4,7 +4,11 @@
  * drops a peer that breaks the protocol instead of trusting it.
  *
  *   smbdirect_badclient --server IP [--port 5445] --scenario NAME
- *                       [--timeout S]
+ *                       [--timeout S] [--probe-file PATH]
+ *
+ * The probe-* scenarios try the server's memory instead (see
+ * sc_probe()): exit 0 means the server refused the RDMA access, 1 that
+ * its memory was readable or writable.
  *
  * Exit status: 0 the server reacted as [MS-SMBD] requires (for the
  * malformed scenarios: it disconnected, without answering), 1 it did
@@ -72,6 +76,7 @@
 /* wr_id: the kind of work request above bit 32, the slot below. */
 #define WR_RECV 1ULL
 #define WR_SEND 2ULL
+#define WR_PROBE 3ULL	/* an RDMA READ/WRITE/atomic at server memory */
 #define WR_ID(kind, slot) (((kind) << 32) | (uint32_t)(slot))
 #define WR_KIND(id) ((id) >> 32)
 #define WR_SLOT(id) ((uint32_t)(id))
@@ -104,6 +109,8 @@ struct event {
 
 struct client {
 	const char *scenario;
+	const char *probe_file;	/* probe-*: where the target appears */
+	bool rdma_reads;	/* probe-*: connect with initiator depth 1 */
 	int timeout_sec;
 	int64_t deadline_ms;	/* CLOCK_MONOTONIC */
 	int64_t t0_ms;		/* when the misbehaviour was sent */
@@ -257,7 +264,7 @@ static void classify_wc(struct client *c, struct event *ev)
 			       "slot %u", slot);
 		}
 		c->recv_posted -= 1;
-	} else if (kind == WR_SEND) {
+	} else if (kind == WR_SEND || kind == WR_PROBE) {
 		if (slot >= SEND_SLOTS) {
 			finish(c, EXIT_SETUP, "send completion for unknown "
 			       "slot %u", slot);
@@ -287,6 +294,11 @@ static void classify_wc(struct client *c, struct event *ev)
 			       "byte buffer", ev->wc.byte_len, BUF_SIZE);
 		}
 		ev->type = EV_RECV;
+		return;
+	}
+	if (kind == WR_PROBE) {
+		/* sc_probe() looks at the wr_id */
+		ev->type = EV_SEND;
 		return;
 	}
 	if (ev->wc.opcode != IBV_WC_SEND) {
@@ -551,6 +563,10 @@ static void connect_server(struct client *c, const char *server,
 		finish(c, EXIT_SETUP, "ibv_query_device: %s", strerror(ret));
 	}
 	param.initiator_depth = 0;
+	if (c->rdma_reads) {
+		/* cifs.ko's own value; lets the server's QP take reads */
+		param.initiator_depth = MIN(attr.max_qp_init_rd_atom, 1);
+	}
 	param.responder_resources = MIN(attr.max_qp_rd_atom, 32);
 	param.retry_count = 6;
 	param.rnr_retry_count = 0;
@@ -1631,6 +1647,145 @@ static void sc_pool_hog(struct client *c)
 	expect_disconnect(c, true, false);
 }
 
+/* ------------------------------------------------------------------ */
+/* probe-*: may a client touch the server's registered memory?        */
+
+/*
+ * The server never needs to let a client read, write or update its
+ * memory: in SMB Direct only the server issues RDMA READ and WRITE.  A
+ * probe connects and negotiates like any client (with initiator depth 1,
+ * as cifs.ko, so that the server's QP accepts RDMA READs at all), prints
+ * "negotiated", waits for --probe-file to hold "ADDR KEY" (hex or
+ * decimal: a virtual address and key of one of the server's memory
+ * registrations, which the test learns as root from the kernel's
+ * resource tracking, "rdma resource show mr"), and then sends one RDMA
+ * READ, RDMA WRITE (8 bytes) or atomic compare-and-swap (that never
+ * swaps: compare and swap values are the same) to it.
+ *
+ * The responder checks the key and the registration's access flags: a
+ * registration without remote access completes our request with
+ * IBV_WC_REM_ACCESS_ERR (pass), one with it with success (fail).  Any
+ * other outcome says nothing about the flags (setup error).  One probe
+ * per connection: a refused request puts our QP in the error state.
+ */
+static void read_probe_target(struct client *c, uint64_t *addr,
+			      uint32_t *key)
+{
+	char line[128];
+	unsigned long long a;
+	unsigned long k;
+	FILE *f = NULL;
+
+	printf("negotiated\n");
+	fflush(stdout);
+	while ((f = fopen(c->probe_file, "r")) == NULL) {
+		if (now_ms() > c->deadline_ms) {
+			finish(c, EXIT_SETUP, "no %s within %d s",
+			       c->probe_file, c->timeout_sec);
+		}
+		usleep(100 * 1000);
+	}
+	if (fgets(line, sizeof(line), f) == NULL ||
+	    sscanf(line, "%lli %li", &a, &k) != 2 || k > UINT32_MAX) {
+		fclose(f);
+		finish(c, EXIT_SETUP, "%s: want \"ADDR KEY\"", c->probe_file);
+	}
+	fclose(f);
+	*addr = (uint64_t)a;
+	*key = (uint32_t)k;
+}
+
+static void sc_probe(struct client *c, enum ibv_wr_opcode op,
+		     const char *what)
+{
+	uint32_t slot;
+	uint8_t *local = NULL;
+	struct ibv_send_wr wr = {0};
+	struct ibv_send_wr *bad = NULL;
+	struct ibv_sge sge;
+	struct event ev;
+	uint64_t addr;
+	uint32_t key;
+	int ret;
+
+	if (c->probe_file == NULL) {
+		finish(c, EXIT_SETUP, "%s needs --probe-file", c->scenario);
+	}
+	read_probe_target(c, &addr, &key);
+	set_deadline(c);
+
+	/* the next unused send buffer: source or sink of the 8 bytes */
+	local = send_buf(c, 0);
+	slot = c->next_send;
+
+	memset(local, 0x5a, 8);
+	sge.addr = (uintptr_t)local;
+	sge.length = 8;
+	sge.lkey = c->send_mr->lkey;
+	wr.wr_id = WR_ID(WR_PROBE, slot);
+	wr.sg_list = &sge;
+	wr.num_sge = 1;
+	wr.opcode = op;
+	wr.send_flags = IBV_SEND_SIGNALED;
+	if (op == IBV_WR_ATOMIC_CMP_AND_SWP) {
+		wr.wr.atomic.remote_addr = addr;
+		wr.wr.atomic.rkey = key;
+		wr.wr.atomic.compare_add = 0x5a5a5a5a5a5a5a5aULL;
+		wr.wr.atomic.swap = 0x5a5a5a5a5a5a5a5aULL;
+	} else {
+		wr.wr.rdma.remote_addr = addr;
+		wr.wr.rdma.rkey = key;
+	}
+	ret = ibv_post_send(c->id->qp, &wr, &bad);
+	if (ret != 0) {
+		finish(c, EXIT_SETUP, "ibv_post_send(%s): %s", what,
+		       strerror(ret));
+	}
+	for (;;) {
+		next_event(c, &ev);
+		if (ev.type == EV_TIMEOUT) {
+			finish(c, EXIT_SETUP, "no completion of the %s within "
+			       "%d s", what, c->timeout_sec);
+		}
+		if ((ev.type == EV_SEND || ev.type == EV_WC_ERROR ||
+		     ev.type == EV_FLUSH) &&
+		    WR_KIND(ev.wc.wr_id) == WR_PROBE) {
+			break;
+		}
+		/* receives flushed by the error, cm events: not ours */
+	}
+	if (ev.wc.status == IBV_WC_SUCCESS) {
+		finish(c, EXIT_FAIL, "%s of 8 bytes at 0x%" PRIx64 " key 0x%x "
+		       "completed: the server's memory is remotely "
+		       "accessible", what, addr, key);
+	}
+	if (ev.wc.status == IBV_WC_REM_ACCESS_ERR) {
+		finish(c, EXIT_PASS, "%s at 0x%" PRIx64 " key 0x%x refused "
+		       "by the server's HCA: %s", what, addr, key,
+		       ibv_wc_status_str(ev.wc.status));
+	}
+	finish(c, EXIT_SETUP, "%s at 0x%" PRIx64 " key 0x%x: %s, which says "
+	       "nothing about access rights", what, addr, key,
+	       ibv_wc_status_str(ev.wc.status));
+}
+
+static void sc_probe_read(struct client *c)
+{
+	sc_probe(c, IBV_WR_RDMA_READ, "RDMA READ");
+}
+
+static void sc_probe_write(struct client *c)
+{
+	sc_probe(c, IBV_WR_RDMA_WRITE, "RDMA WRITE");
+}
+
+static void sc_probe_atomic(struct client *c)
+{
+	sc_probe(c, IBV_WR_ATOMIC_CMP_AND_SWP, "atomic compare-and-swap");
+}
+
+/* ------------------------------------------------------------------ */
+
 struct scenario {
 	const char *name;
 	bool negotiate_first;
@@ -1660,6 +1815,9 @@ static const struct scenario scenarios[] = {
 	{ "bad-token", true, sc_bad_token },
 	{ "pool-hog", true, sc_pool_hog },
 	{ "valid-echo", true, sc_valid_echo },
+	{ "probe-read", true, sc_probe_read },
+	{ "probe-write", true, sc_probe_write },
+	{ "probe-atomic", true, sc_probe_atomic },
 };
 
 static void usage(FILE *f)
@@ -1667,7 +1825,8 @@ static void usage(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: smbdirect_badclient --server IP [--port 5445] "
-		"--scenario NAME [--timeout S]\nscenarios:");
+		"--scenario NAME [--timeout S] [--probe-file PATH]\n"
+		"scenarios:");
 	for (i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
 		fprintf(f, " %s", scenarios[i].name);
 	}
@@ -1682,6 +1841,7 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "scenario", required_argument, NULL, 'c' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "probe-file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1694,7 +1854,7 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "s:p:c:t:h", opts, NULL)) !=
+	while ((opt = getopt_long(argc, argv, "s:p:c:t:f:h", opts, NULL)) !=
 	       -1) {
 		switch (opt) {
 		case 's':
@@ -1713,6 +1873,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "bad --timeout %s\n", optarg);
 				return EXIT_SETUP;
 			}
+			break;
+		case 'f':
+			c.probe_file = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -1734,6 +1897,7 @@ int main(int argc, char **argv)
 	}
 
 	c.scenario = sc->name;
+	c.rdma_reads = (strncmp(sc->name, "probe-", 6) == 0);
 	c.mem = talloc_new(NULL);
 	if (c.mem == NULL) {
 		return EXIT_SETUP;

@@ -35,6 +35,7 @@
 #include "smbdirectd_zerocopy.h"
 #include "smbdirectd_dev.h"
 #include "smbdirectd_pool.h"
+#include "smbdirectd_privs.h"
 #include "smbdirectd_status.h"
 
 #define SMBDIRECTD_NAME "smbdirectd"
@@ -455,6 +456,9 @@ int main(int argc, const char *argv[])
 						  state->ctx->cfg->pool_size);
 	if (state->ctx->pool == NULL) {
 		exit_daemon("creating the offload pool (memfd) failed", errno);
+	}
+	if (!smbdirectd_privs_drop(state->ctx->cfg->port < 1024)) {
+		exit_daemon("dropping capabilities failed", EPERM);
 	}
 	if (!smbdirectd_listen_start(state->ctx)) {
 		exit_daemon("could not listen on any RDMA address (see the "

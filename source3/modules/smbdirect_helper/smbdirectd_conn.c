@@ -86,7 +86,10 @@ static bool buf_array_init(struct smbdirectd_conn *conn,
 		b->free_stack[i] = count - 1 - i;
 	}
 	b->num_free = count;
-	b->mr = ibv_reg_mr(conn->dev->pd, b->mem, (size_t)count * size, access);
+	b->mr = ibv_reg_mr(conn->dev->pd,
+			   b->mem,
+			   (size_t)count * size,
+			   access | SMBDIRECTD_TEST_EXTRA_MR_ACCESS);
 	if (b->mr == NULL) {
 		DBG_ERR("%s: ibv_reg_mr of %u x %u bytes failed: %s (is "
 			"RLIMIT_MEMLOCK too low?)\n",

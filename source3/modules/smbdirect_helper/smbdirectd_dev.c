@@ -32,7 +32,7 @@ struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
 {
 	struct smbdirectd_dev *dev = NULL;
 	const char *name = ibv_get_device_name(verbs->device);
-	int access = IBV_ACCESS_LOCAL_WRITE;
+	int access = IBV_ACCESS_LOCAL_WRITE | SMBDIRECTD_TEST_EXTRA_MR_ACCESS;
 	int ret;
 
 	for (dev = ctx->devs; dev != NULL; dev = dev->next) {

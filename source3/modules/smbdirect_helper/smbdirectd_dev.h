@@ -15,6 +15,21 @@
 #include "smbdirectd.h"
 #include <infiniband/verbs.h>
 
+/*
+ * No memory registration of smbdirectd grants remote access on
+ * InfiniBand and RoCE: clients never read or write server memory, only
+ * the server issues RDMA READ and WRITE.  (iWARP is the exception: the
+ * sink of an RDMA READ must be remotely writable there.)
+ *
+ * SMBDIRECTD_TEST_EXTRA_MR_ACCESS is added to every registration's flags
+ * and is 0 except in the test build out/test/smbdirectd-mr-remote
+ * (build/compile.mk), which grants remote read, write and atomics so that
+ * selftest/tests/test_mr_access.sh can show that its probes notice.
+ */
+#ifndef SMBDIRECTD_TEST_EXTRA_MR_ACCESS
+#define SMBDIRECTD_TEST_EXTRA_MR_ACCESS 0
+#endif
+
 struct smbdirectd_dev {
 	struct smbdirectd_dev *prev, *next;
 	struct ibv_context *verbs;

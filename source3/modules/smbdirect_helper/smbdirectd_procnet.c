@@ -11,7 +11,17 @@
 
 #include "replace.h"
 #include "system/dir.h"
+#include "lib/util/debug.h"
+#include "smbdirectd_privs.h"
 #include "smbdirectd_procnet.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+/* Our end of the socketpair to the resolver process, or -1. */
+static int resolver_fd = -1;
 
 /* The socket inode of the TCP connection local:smbd_port <- our_port. */
 static unsigned long find_inode(const char *table,
@@ -92,7 +102,7 @@ static bool pid_holds_socket(const char *pid, unsigned long inode)
 	return found;
 }
 
-pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port)
+static pid_t lookup(uint16_t our_port, uint16_t smbd_port)
 {
 	unsigned long inode;
 	DIR *proc = NULL;
@@ -127,4 +137,125 @@ pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port)
 	}
 	closedir(proc);
 	return pid;
+}
+
+/*
+ * The resolver: a child that keeps CAP_SYS_PTRACE and nothing else, and
+ * answers one question, "which process holds the connection between
+ * these two loopback ports?". Reading another process's /proc/PID/fd
+ * needs ptrace read access; the kernel grants it to a process without
+ * CAP_SYS_PTRACE only if its permitted capabilities include all of the
+ * target's, which no longer holds for smbdirectd once it has dropped
+ * its own (smbd keeps the full set), nor for an smbd that changed its
+ * credentials (serving a non-root user). The resolver reads only 4
+ * bytes from its parent, never anything from the network.
+ */
+struct resolver_req {
+	uint16_t our_port;
+	uint16_t smbd_port;
+};
+
+static void resolver_loop(int fd) __attribute__((noreturn));
+static void resolver_loop(int fd)
+{
+	struct resolver_req req;
+	int32_t answer;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(fd, &req, sizeof(req), 0);
+		if (n == 0) {
+			_exit(0);
+		}
+		if (n != (ssize_t)sizeof(req)) {
+			if (n == -1 && errno == EINTR) {
+				continue;
+			}
+			_exit(1);
+		}
+		answer = (int32_t)lookup(req.our_port, req.smbd_port);
+		if (send(fd, &answer, sizeof(answer), MSG_NOSIGNAL) !=
+		    (ssize_t)sizeof(answer)) {
+			_exit(1);
+		}
+	}
+}
+
+bool smbdirectd_procnet_resolver_start(void)
+{
+	int sv[2];
+	pid_t parent = getpid();
+	pid_t child;
+	int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD};
+	size_t i;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		DBG_ERR("socketpair: %s\n", strerror(errno));
+		return false;
+	}
+	child = fork();
+	if (child == -1) {
+		DBG_ERR("fork: %s\n", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return false;
+	}
+	if (child != 0) {
+		close(sv[1]);
+		resolver_fd = sv[0];
+		DBG_NOTICE("smbd pid resolver started, pid %d\n", (int)child);
+		return true;
+	}
+
+	/* the child: the parent's signal handlers are not ours */
+	close(sv[0]);
+	for (i = 0; i < ARRAY_SIZE(sigs); i++) {
+		signal(sigs[i], SIG_DFL);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+		_exit(1);
+	}
+	prctl(PR_SET_NAME, "smbdirectd-pid");
+	if (!smbdirectd_privs_keep_only_ptrace()) {
+		_exit(1);
+	}
+	resolver_loop(sv[1]);
+}
+
+pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port)
+{
+	struct resolver_req req = {
+		.our_port = our_port,
+		.smbd_port = smbd_port,
+	};
+	struct pollfd pfd = {
+		.fd = resolver_fd,
+		.events = POLLIN,
+	};
+	int32_t answer = 0;
+
+	if (resolver_fd == -1) {
+		return lookup(our_port, smbd_port);
+	}
+	if (send(resolver_fd, &req, sizeof(req), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(req)) {
+		goto broken;
+	}
+	/* a scan of /proc: milliseconds; 5 s means it is stuck */
+	if (poll(&pfd, 1, 5000) != 1 ||
+	    recv(resolver_fd, &answer, sizeof(answer), 0) !=
+		    (ssize_t)sizeof(answer)) {
+		goto broken;
+	}
+	return (pid_t)answer;
+
+broken:
+	DBG_ERR("the smbd pid resolver does not answer (%s): smbd pids "
+		"are looked up directly from now on, which needs the "
+		"capabilities smbdirectd has dropped\n",
+		strerror(errno));
+	close(resolver_fd);
+	resolver_fd = -1;
+	return lookup(our_port, smbd_port);
 }

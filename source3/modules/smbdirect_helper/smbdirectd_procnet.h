@@ -12,6 +12,7 @@
 #ifndef _SMBDIRECTD_PROCNET_H_
 #define _SMBDIRECTD_PROCNET_H_
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,7 +23,19 @@
  * view: after Samba's multichannel hand-off the socket lives in the smbd
  * that serves the client, which is the answer an admin wants. 0 when not
  * found (not root, or the connection is gone).
+ *
+ * Asks the resolver process if one was started, else looks it up
+ * itself.
  */
 pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port);
+
+/*
+ * Fork the resolver: a child that keeps only CAP_SYS_PTRACE (what
+ * reading the /proc/PID/fd of smbd processes needs) and does the
+ * lookups above, so that smbdirectd itself can drop it. Dies with
+ * smbdirectd (PR_SET_PDEATHSIG). Before smbdirectd drops its privileges
+ * (smbdirectd_privs_drop() calls it).
+ */
+bool smbdirectd_procnet_resolver_start(void);
 
 #endif
