@@ -83,6 +83,7 @@ if ! smbd_env_mount_rdma "$m1"; then
 	exit
 fi
 pass "mount -t cifs -o rdma"
+smbdirectd_env_status_fresh
 check_output "vfs_smbdirect attached the connection" 'zero_copy=attached' \
 	grep '^conn ' "$SMBD_ENV_DIR/pid/smbdirectd.status"
 
