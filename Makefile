@@ -93,9 +93,16 @@ check-systemd: deb
 		--results $(OUT)/systemd-results -- \
 		selftest/systemd/test_package_systemd.sh
 
+# Tests that change the VM's kernel state for good (selftest/tests/
+# isolated/) each get a VM of their own, after the main suite.
 check-integration: build waf manpages
 	@build/install-deps.sh test
 	@selftest/run-integration
+	@for t in selftest/tests/isolated/test_*.sh; do \
+		SMBDIRECT_VM_TIMEOUT=600 \
+		SMBDIRECT_RESULTS_DIR=$(CURDIR)/$(OUT)/selftest-results/isolated \
+		selftest/run-integration "$$t" || exit 1; \
+	done
 
 # The soak of issue #7 at length (make check runs a 2-minute one):
 # mixed verified I/O over several RDMA mounts, resources sampled and
