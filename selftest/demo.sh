@@ -26,12 +26,15 @@ trap cleanup EXIT
 step "RDMA devices in this VM (smbdirectd --list-devices)"
 "$repo/out/smbdirectd" --list-devices
 
-step "smbd $(smbd --version | cut -d' ' -f2) with vfs objects = smbdirect"
+step "smbd $(smbd --version | cut -d' ' -f2) with vfs objects = smbdirect and the zero-copy settings"
 smbd_env_init "$work/srv"
 smbd_env_install_module "$repo/out/smbdirect.so"
 SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
-	smbd_env_start "	vfs objects = smbdirect"
+	bind interfaces only = no
+	min receivefile size = 16384" \
+	smbd_env_start "	vfs objects = smbdirect
+	use sendfile = yes
+	aio read size = 0"
 echo "smbd pid $(smbd_env_pid), listening on 127.0.0.1:445 only;" \
 	"share at $SMBD_ENV_DIR/share"
 
