@@ -64,10 +64,11 @@ $(OUT)/man/%: manpages/%.xml
 # both builds (fast and waf) checked inside the Soft-RoCE VM.
 check: check-unit check-fuzz check-integration check-package check-systemd
 
-check-unit: samba-tree manpages
+check-unit: build manpages
 	@build/install-deps.sh test
 	@$(MAKE) --no-print-directory -C selftest/unit check \
 		SAMBA_SRC="$$(cat $(OUT)/samba-src)"
+	@selftest/check-layers.sh $(OUT)/obj
 	@selftest/check-manpage-options.sh
 	@selftest/check-version-guard.sh
 
@@ -99,10 +100,17 @@ check-integration: build waf manpages
 	@build/install-deps.sh test
 	@selftest/run-integration
 	@for t in selftest/tests/isolated/test_*.sh; do \
-		SMBDIRECT_VM_TIMEOUT=600 \
-		SMBDIRECT_RESULTS_DIR=$(CURDIR)/$(OUT)/selftest-results/isolated \
+		SMBDIRECT_VM_TIMEOUT=1200 \
+		SMBDIRECT_RESULTS_DIR=$(CURDIR)/$(OUT)/selftest-results/isolated/$$(basename $$t .sh) \
 		selftest/run-integration "$$t" || exit 1; \
 	done
+
+# The whole suite with every variant the tests keep out of make check
+# (SMBDIRECT_TEST_LONG: more dialects, signing contexts; kept out to
+# hold make check within CI's time).
+.PHONY: check-long
+check-long:
+	@SMBDIRECT_TEST_LONG=1 $(MAKE) --no-print-directory check-integration
 
 # The soak of issue #7 at length (make check runs a 2-minute one):
 # mixed verified I/O over several RDMA mounts, resources sampled and

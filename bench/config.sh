@@ -13,8 +13,17 @@
 #   BENCH_VERIFY_MB=N      data written and verified once per system, MiB (full 32, quick 8)
 #   BENCH_IB_SECONDS=S     seconds per perftest bandwidth test at 40 MB/s (full 10, quick 3)
 #   BENCH_IB_LAT_ITERS=N   iterations per perftest latency test (full 20000, quick 3000)
-#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours ours-copy tcp (all, in this
-#                          order; ours-copy = ours with smbdirect:zero copy = no)
+#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours ours-copy ours-sendfile tcp
+#                          (default: limit ksmbd ours ours-copy tcp; with
+#                          BENCH_STORAGE=delay: ksmbd ours ours-sendfile tcp).
+#                          ours = smbd's I/O defaults (async zero copy),
+#                          ours-copy = ours with smbdirect:zero copy = no,
+#                          ours-sendfile = the sendfile/recvfile setup
+#   BENCH_STORAGE=S        tmpfs (default): the share on a tmpfs; delay: on
+#                          ext4 over a dm-delay device (BENCH_DELAY_MS on
+#                          every read and write), page cache dropped before
+#                          each job
+#   BENCH_DELAY_MS=N       dm-delay's delay, ms (1)
 #   BENCH_WORKLOADS="..."  names from bench/workloads.list (all)
 #   BENCH_RESULTS=DIR      where results go (bench/results/DATE[-quick])
 #   BENCH_VM_MEM=MB        memory of the VM (2048)
@@ -34,7 +43,17 @@ bench_config() {
 	BENCH_VERIFY_MB=${BENCH_VERIFY_MB:-$(pick 32 8)}
 	BENCH_IB_SECONDS=${BENCH_IB_SECONDS:-$(pick 10 3)}
 	BENCH_IB_LAT_ITERS=${BENCH_IB_LAT_ITERS:-$(pick 20000 3000)}
-	BENCH_SYSTEMS=${BENCH_SYSTEMS:-limit ksmbd ours ours-copy tcp}
+	BENCH_STORAGE=${BENCH_STORAGE:-tmpfs}
+	BENCH_DELAY_MS=${BENCH_DELAY_MS:-1}
+	case $BENCH_STORAGE in tmpfs|delay) ;;
+	*) bench_die "BENCH_STORAGE must be tmpfs or delay, not '$BENCH_STORAGE'" ;;
+	esac
+	[[ $BENCH_DELAY_MS =~ ^[0-9]+$ ]] || bench_die "BENCH_DELAY_MS must be a number, not '$BENCH_DELAY_MS'"
+	if [ "$BENCH_STORAGE" = delay ]; then
+		BENCH_SYSTEMS=${BENCH_SYSTEMS:-ksmbd ours ours-sendfile tcp}
+	else
+		BENCH_SYSTEMS=${BENCH_SYSTEMS:-limit ksmbd ours ours-copy tcp}
+	fi
 	BENCH_WORKLOADS=${BENCH_WORKLOADS:-}
 	BENCH_VM_MEM=${BENCH_VM_MEM:-2048}
 	unset -f pick
@@ -46,8 +65,8 @@ bench_config() {
 	done
 	[[ $BENCH_RAMP =~ ^[0-9]+$ ]] || bench_die "BENCH_RAMP must be a number, not '$BENCH_RAMP'"
 	for v in $BENCH_SYSTEMS; do
-		case $v in limit|ksmbd|ours|ours-copy|tcp) ;;
-		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours ours-copy tcp)" ;;
+		case $v in limit|ksmbd|ours|ours-copy|ours-sendfile|tcp) ;;
+		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours ours-copy ours-sendfile tcp)" ;;
 		esac
 	done
 }

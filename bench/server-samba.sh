@@ -4,16 +4,19 @@
 #   SAMBA_MODE=ours       smbd + `vfs objects = smbdirect` + smbdirectd,
 #                         mounted with -o rdma (cifs.ko defaults: READ/WRITE
 #                         of 4 KiB and more by RDMA, which smbdirectd
-#                         carries out), set up for the zero-copy link
-#                         (vfs_smbdirect(8), ZERO COPY): the share with
-#                         `use sendfile = yes` and `aio read size = 0`,
-#                         [global] `min receivefile size = 4095` (smbd hands
-#                         a WRITE larger than that to recvfile, and cifs.ko
-#                         offloads from 4096 bytes on: all can be claimed)
+#                         carries out), smbd's own I/O defaults: every
+#                         READ/WRITE goes to the module's async helpers,
+#                         which read and write the pool slot (the zero-copy
+#                         link's asynchronous way, vfs_smbdirect(8))
 #   SAMBA_MODE=ours-copy  the same smb.conf plus `smbdirect:zero copy = no`
 #                         in [global]: the only difference is the zero-copy
-#                         link (payloads go pool <-> loopback TCP <-> smbd's
-#                         own sendfile/recvfile <-> file)
+#                         link (payloads go pool <-> loopback TCP <-> smbd
+#                         <-> the helpers' own buffers <-> file)
+#   SAMBA_MODE=ours-sendfile  the zero-copy link's synchronous way: the
+#                         share with `use sendfile = yes` and `aio read size
+#                         = 0`, [global] `min receivefile size = 4095` (smbd
+#                         hands a WRITE larger than that to recvfile, and
+#                         cifs.ko offloads from 4096 bytes on)
 #   SAMBA_MODE=tcp        the same smbd without the module and with smbd's
 #                         I/O defaults, mounted over TCP: what a Samba user
 #                         has today
@@ -26,33 +29,43 @@ SAMBA_DIR=$BENCH_WORK/samba-$SAMBA_MODE
 SMBDIRECTD_PID=
 
 case $SAMBA_MODE in
-ours)	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero-copy link"
+ours)	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero-copy link (async)"
 	server_rdma=1 ;;
 ours-copy)
 	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, smbdirect:zero copy = no"
 	server_rdma=1 ;;
+ours-sendfile)
+	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero copy through sendfile/recvfile"
+	server_rdma=1 ;;
 tcp)	server_label="smbd $(smbd --version | cut -d' ' -f2) over TCP"
 	server_rdma=0 ;;
-*)	echo "bench: error: SAMBA_MODE must be ours, ours-copy or tcp" >&2; exit 1 ;;
+*)	echo "bench: error: SAMBA_MODE must be ours, ours-copy, ours-sendfile or tcp" >&2; exit 1 ;;
 esac
 server_cpu=tree
 
 # The smb.conf every private smbd of this project gets, with smbd's
-# defaults otherwise (selftest/private_smbd_conf.sh).
-# shellcheck source=../selftest/private_smbd_conf.sh
-. "$BENCH_HERE/../selftest/private_smbd_conf.sh"
+# defaults otherwise (selftest/private_smbd_conf.sh), and the RDMA
+# interfaces lines the tests use (smbd_env_rdma_globals).
+# shellcheck source=../selftest/tests/smbd_env.sh
+. "$BENCH_HERE/../selftest/tests/smbd_env.sh"
 samba_conf() {
 	local global='' share=''
+	global=$(smbd_env_rdma_globals "$BENCH_IP")
 	if [ "$server_rdma" = 1 ]; then
-		global="	min receivefile size = 4095"
-		[ "$SAMBA_MODE" = ours ] || global="$global
+		share="	vfs objects = smbdirect"
+	fi
+	if [ "$SAMBA_MODE" = ours-copy ]; then
+		global="$global
 	smbdirect:zero copy = no"
-		share="	vfs objects = smbdirect
+	fi
+	if [ "$SAMBA_MODE" = ours-sendfile ]; then
+		global="$global
+	min receivefile size = 4095"
+		share="$share
 	use sendfile = yes
 	aio read size = 0"
 	fi
-	private_smbd_conf "$SAMBA_DIR" interfaces="lo \"$BENCH_IP;capability=RDMA\"" \
-		bind_only=no log_level=0 share_path="$BENCH_SHARE" \
+	private_smbd_conf "$SAMBA_DIR" log_level=0 share_path="$BENCH_SHARE" \
 		global="$global" share="$share"
 }
 

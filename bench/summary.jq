@@ -70,9 +70,10 @@ def gib: 1073741824;
 	limit_MBps: $l.MBps.median,
 	"ours/tcp": ratio(get($w; "ours"); get($w; "tcp")),
 	"ours/ours-copy": ratio(get($w; "ours"); get($w; "ours-copy")),
+	"ours/ours-sendfile": ratio(get($w; "ours"); get($w; "ours-sendfile")),
 	"ksmbd/limit": ratio(get($w; "ksmbd"); $l.MBps.median)})
 	| map(select(.["ours/ksmbd"] != null or .["ours/limit"] != null or .["ours/tcp"] != null
-		or .["ours/ours-copy"] != null))) as $ratios
+		or .["ours/ours-copy"] != null or .["ours/ours-sendfile"] != null))) as $ratios
 | ($offload | tsv | map(if length == 3 then [.[0], "ours"] + .[1:] else . end)	# before ours-copy: rep key value
 	| group_by([.[0], .[1]]) | map({rep: (.[0][0] | tonumber), system: .[0][1]} +
 	(map({key: .[2], value: (.[3] | tonumber? // .[3])}) | from_entries))) as $off
@@ -138,8 +139,10 @@ def gib: 1073741824;
 	min_share: $zc_min,
 	faults: $zcfaults,
 	runs: $zcruns,
+	# the link's synchronous way (sendfile/recvfile): its share, for reference
+	sendfile_runs: ($off | map(select(.system == "ours-sendfile") | zc_run(.system))),
 	by_workload: $zcwl,
-	setup: "ours and ours-copy share one smb.conf (share: vfs objects = smbdirect, use sendfile = yes, aio read size = 0; [global]: min receivefile size = 4095); ours-copy adds smbdirect:zero copy = no, so its payloads go pool <-> loopback TCP <-> smbd (sendfile/recvfile) <-> file"
+	setup: "ours and ours-copy share one smb.conf (share: vfs objects = smbdirect, smbd's I/O defaults: async reads and writes in the module's helpers, no sendfile, no recvfile); ours-copy adds smbdirect:zero copy = no, so its payloads go pool <-> loopback TCP <-> smbd <-> the helpers' own buffers <-> file. ours-sendfile: the share with use sendfile = yes, aio read size = 0, [global] min receivefile size = 4095 (the link through smbd's synchronous sendfile/recvfile)"
   } as $zc
 | def rat($w; $k): ($ratios | map(select(.workload == $w)) | .[0][$k]);
   def target($w; $k; $t; $what): rat($w; $k) as $r |

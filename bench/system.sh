@@ -13,6 +13,7 @@ case $sys in
 ksmbd)	. "$BENCH_HERE/server-ksmbd.sh" ;;
 ours)	SAMBA_MODE=ours; . "$BENCH_HERE/server-samba.sh" ;;
 ours-copy) SAMBA_MODE=ours-copy; . "$BENCH_HERE/server-samba.sh" ;;
+ours-sendfile) SAMBA_MODE=ours-sendfile; . "$BENCH_HERE/server-samba.sh" ;;
 tcp)	SAMBA_MODE=tcp; . "$BENCH_HERE/server-samba.sh" ;;
 *)	echo "bench: error: unknown system $sys" >&2; exit 2 ;;
 esac

@@ -54,32 +54,41 @@ LDFLAGS_COMMON := -Wl,--as-needed -Wl,-z,defs -Wl,-z,relro -Wl,-z,now
 # The module: the VFS glue (vfs_smbdirect.c, the only file that knows
 # smbd's internals), its helper pool and its end of the zero-copy link.
 MODULE_SRC := source3/modules/vfs_smbdirect.c \
-	source3/modules/vfs_smbdirect_helpers.c \
+	source3/modules/vfs_smbdirect_helper_pool.c \
+	source3/modules/vfs_smbdirect_helper_child.c \
+	source3/modules/vfs_smbdirect_io.c \
 	source3/modules/vfs_smbdirect_zerocopy.c
-# The zero-copy agreement (smbdirect_zerocopy*.c) is linked into both.
-ZC_SRC := $(addprefix source3/modules/smbdirect_helper/, \
-	smbdirect_zerocopy.c smbdirect_zerocopy_config.c)
-# The daemon, and the [MS-SMBD] protocol core it drives (no verbs calls
-# in smbdirect_*.c: they are unit-tested and fuzzed on their own).
-PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/, \
+# The zero-copy agreement (the table layout in proto/ and the options
+# both read) is linked into both.
+ZC_SRC := source3/modules/smbdirect_helper/proto/smbdirect_zerocopy.c \
+	source3/modules/smbdirect_helper/smbdirect_zerocopy_config.c
+# The daemon, and the [MS-SMBD] protocol core it drives (proto/: no
+# verbs, sockets or tevent; unit-tested and fuzzed on their own).
+PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/proto/, \
 	smbdirect_pdu.c smbdirect_credits.c smbdirect_fragment.c \
 	smbdirect_proto.c)
 DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
-	smbdirectd.c smbdirectd_devices.c smbdirectd_config.c \
-	smbdirectd_listen.c smbdirectd_conn.c smbdirectd_smb2.c \
-	smbdirectd_offload.c smbdirectd_pool.c smbdirectd_dev.c \
+	smbdirectd.c smbdirectd_counters.c smbdirectd_devices.c \
+	smbdirectd_config.c smbdirectd_listen.c smbdirectd_conn.c \
+	smbdirectd_conn_close.c smbdirectd_transport.c smbdirectd_relay.c \
+	smbdirectd_offload.c smbdirectd_offload_sign.c smbdirectd_offload_zc.c \
+	smbdirectd_rdma_rw.c \
+	smbdirectd_smb2.c smbdirectd_smb2_rewrite.c smbdirectd_pool.c \
+	smbdirectd_dev.c \
 	smbdirectd_status.c smbdirectd_procnet.c smbdirectd_privs.c \
-	smbdirectd_zerocopy.c) \
+	smbdirectd_zerocopy.c smbdirectd_session_keys.c \
+	smbdirectd_smb2_sign.c) \
 	$(PROTO_SRC) $(ZC_SRC)
 # Samba links the CMDLINE_S3 subsystem statically into each daemon; so do we.
 SAMBA_SUBSYS_SRC := $(SAMBA_SRC)/lib/cmdline/cmdline_s3.c
 
 OBJDIR := $(OUT)/obj
 MODULE_OBJ := $(patsubst source3/modules/%.c,$(OBJDIR)/%.o,$(MODULE_SRC)) \
-	$(patsubst source3/modules/smbdirect_helper/%.c,$(OBJDIR)/%.o,$(ZC_SRC))
-DAEMON_OBJ := $(patsubst source3/modules/smbdirect_helper/%.c,$(OBJDIR)/%.o,$(DAEMON_SRC)) \
+	$(addprefix $(OBJDIR)/,$(notdir $(ZC_SRC:.c=.o)))
+DAEMON_OBJ := $(addprefix $(OBJDIR)/,$(notdir $(DAEMON_SRC:.c=.o))) \
 	$(OBJDIR)/cmdline_s3.o
-HEADERS := $(wildcard source3/modules/*.h source3/modules/smbdirect_helper/*.h)
+HEADERS := $(wildcard source3/modules/*.h source3/modules/smbdirect_helper/*.h \
+	source3/modules/smbdirect_helper/proto/*.h)
 
 # "make V=1" shows the full command lines.
 ifeq ($(V),1)
@@ -105,6 +114,9 @@ $(OBJDIR)/vfs_smbdirect_%.o: source3/modules/vfs_smbdirect_%.c $(HEADERS) | $(OB
 $(OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) | $(OBJDIR)
 	$(Q_CC)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(OBJDIR)/%.o: source3/modules/smbdirect_helper/proto/%.c $(HEADERS) | $(OBJDIR)
+	$(Q_CC)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
 $(OBJDIR)/cmdline_s3.o: $(SAMBA_SUBSYS_SRC) | $(OBJDIR)
 	$(Q_CC)$(CC) $(ALL_CFLAGS) -Wno-error -c $< -o $@
 
@@ -124,7 +136,7 @@ $(OUT)/smbdirectd: $(DAEMON_OBJ)
 # that they notice remote access; never install it.
 MR_REMOTE := $(OUT)/test/smbdirectd-mr-remote
 MR_REMOTE_OBJDIR := $(OUT)/obj-mr-remote
-MR_REMOTE_SRC := smbdirectd_dev.c smbdirectd_conn.c
+MR_REMOTE_SRC := smbdirectd_dev.c smbdirectd_transport.c
 MR_REMOTE_FLAGS := '-DSMBDIRECTD_TEST_EXTRA_MR_ACCESS=(IBV_ACCESS_LOCAL_WRITE|IBV_ACCESS_REMOTE_READ|IBV_ACCESS_REMOTE_WRITE|IBV_ACCESS_REMOTE_ATOMIC)'
 MR_REMOTE_OBJ := $(addprefix $(MR_REMOTE_OBJDIR)/,$(MR_REMOTE_SRC:.c=.o)) \
 	$(filter-out $(addprefix $(OBJDIR)/,$(MR_REMOTE_SRC:.c=.o)),$(DAEMON_OBJ))
@@ -163,7 +175,7 @@ $(BADCLIENT_OBJDIR):
 $(BADCLIENT_OBJDIR)/%.o: selftest/tools/%.c $(HEADERS) | $(BADCLIENT_OBJDIR)
 	$(Q_CC)$(CC) $(BADCLIENT_CFLAGS) -c $< -o $@
 
-$(BADCLIENT_OBJDIR)/%.o: source3/modules/smbdirect_helper/%.c $(HEADERS) \
+$(BADCLIENT_OBJDIR)/%.o: source3/modules/smbdirect_helper/proto/%.c $(HEADERS) \
 		| $(BADCLIENT_OBJDIR)
 	$(Q_CC)$(CC) $(BADCLIENT_CFLAGS) -c $< -o $@
 

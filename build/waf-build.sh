@@ -26,6 +26,10 @@ die() {
 
 say "copying the overlay into $src"
 rsync -a --checksum "$here/source3/" "$src/source3/"
+# Our own folder exactly as in the overlay: a file moved or removed here
+# must not linger in the tree (a stale header would shadow the new one).
+rsync -a --checksum --delete "$here/source3/modules/smbdirect_helper/" \
+	"$src/source3/modules/smbdirect_helper/"
 
 wb="$src/source3/modules/wscript_build"
 if ! grep -q "RECURSE('smbdirect_helper')" "$wb"; then

@@ -29,8 +29,7 @@ step "RDMA devices in this VM (smbdirectd --list-devices)"
 step "smbd $(smbd --version | cut -d' ' -f2) with vfs objects = smbdirect and the zero-copy settings"
 smbd_env_init "$work/srv"
 smbd_env_install_module "$repo/out/smbdirect.so"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	min receivefile size = 16384" \
 	smbd_env_start "	vfs objects = smbdirect
 	use sendfile = yes

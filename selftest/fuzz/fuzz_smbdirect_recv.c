@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "lib/util/byteorder.h"
-#include "smbdirect_proto.h"
+#include "proto/smbdirect_proto.h"
 
 #define MAX_SEND_PDU (2 * 1024 * 1024)
 

@@ -1,6 +1,11 @@
-# Helpers for the fault and resource tests (sourced after lib.sh,
-# smbd_env.sh and smbdirectd_env.sh; not a test itself).
+# shellcheck shell=bash disable=SC2154 # repo, work: set by test_begin
+# Helpers for the fault and resource tests (sourced by "test_begin
+# --faults"; not a test itself).
 #
+#   bg, killer               the test's background I/O job and the job
+#                            that kills something in the middle of it:
+#                            faults_cleanup (run by test_teardown before
+#                            anything else) kills both
 #   sd_json JQ_EXPR          a value from smbdirectd --status --json
 #   sd_kill9                 kill -9 the smbdirectd of smbdirectd_env_start
 #   sd_restart               start it again (the old log is kept as .N)
@@ -11,6 +16,23 @@
 #   wait_fd_pos PID FD MIN T until PID's FD is at MIN bytes or more (T s)
 #   sha FILE                 sha256 of a file (empty when unreadable)
 #   big_file PATH MIB        MIB MiB of random data
+#   kill_helpers_during_copies FILE MNT
+#                            copies both ways while vfs_smbdirect's
+#                            helpers are killed; results in kh_*
+
+bg=
+killer=
+# The background jobs go first: a dd left running would hold a mount
+# that the teardown then could not unmount.
+faults_cleanup() {
+	local p
+	for p in ${killer:-} ${bg:-}; do
+		# disown: no "Killed" notice from bash after the summary line
+		disown "$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
 
 sd_json() {
 	"$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status --json 2>/dev/null |
@@ -99,4 +121,64 @@ bg_wait() {
 		return 124
 	fi
 	wait "$pid"
+}
+
+# kill_helpers_during_copies FILE MNT: write FILE to MNT (conv=fsync) and
+# read it back, again and again, while every vfs_smbdirect helper
+# (smbdirect-io) is killed at random moments 10-90 ms apart; until a
+# killed helper has failed a request of smbd's (and at least two rounds
+# ran) or 60 s. Each copy that reports success is compared with the file
+# on the server. Sets kh_rounds (write+read rounds), kh_ok, kh_bad (copies
+# that succeeded but differ), kh_hung (copies killed after 60 s), kh_hit
+# (requests smbd reported failed during a helper's death) and kh_kills.
+# shellcheck disable=SC2034 # kh_*: the results, for the caller
+kill_helpers_during_copies() {
+	local src=$1 mnt=$2 want fail_before t0 i=0 srv
+	want=$(sha "$src")
+	fail_before=$(smbd_env_logs | grep -c "failed during a")
+	kh_ok=0 kh_bad=0 kh_hung=0 kh_hit=0
+	: >"$work/kills"
+	rm -f "$work/stop"
+	(
+		while [ ! -e "$work/stop" ]; do
+			pkill -9 -x smbdirect-io && echo x >>"$work/kills"
+			sleep "0.0$((RANDOM % 9 + 1))"
+		done
+	) &
+	killer=$!
+	t0=$SECONDS
+	while [ $((SECONDS - t0)) -lt 60 ]; do
+		i=$((i + 1))
+		srv=$SMBD_ENV_DIR/share/h$i
+		if timeout 60 dd if="$src" of="$mnt/h$i" bs=4M conv=fsync \
+			status=none 2>/dev/null; then
+			echo 3 >/proc/sys/vm/drop_caches
+			if [ "$(sha "$srv")" = "$want" ]; then
+				kh_ok=$((kh_ok + 1))
+			else
+				kh_bad=$((kh_bad + 1))
+			fi
+		else
+			[ $? -eq 124 ] && kh_hung=$((kh_hung + 1))
+		fi
+		if timeout 60 dd if="$mnt/h$i" of="$work/hcopy" bs=4M \
+			status=none 2>/dev/null; then
+			if [ "$(sha "$work/hcopy")" = "$(sha "$srv")" ]; then
+				kh_ok=$((kh_ok + 1))
+			else
+				kh_bad=$((kh_bad + 1))
+			fi
+		else
+			[ $? -eq 124 ] && kh_hung=$((kh_hung + 1))
+		fi
+		rm -f "$mnt/h$i" "$work/hcopy"
+		kh_hit=$(($(smbd_env_logs | grep -c "failed during a") -
+			fail_before))
+		[ "$kh_hit" -ge 1 ] && [ "$i" -ge 2 ] && break
+	done
+	touch "$work/stop"
+	wait "$killer"
+	killer=
+	kh_rounds=$i
+	kh_kills=$(wc -l <"$work/kills")
 }

@@ -41,7 +41,8 @@ check_output() {
 	fi
 }
 
-# Tests that need rxe0, root and a throw-away system call this first.
+# Tests that need rxe0, root and a throw-away system call this first
+# (test_begin does).
 require_vm() {
 	if [ "${SMBDIRECT_VM:-}" != 1 ]; then
 		echo "FAIL: $(basename "$0") must run inside the test VM: selftest/vm/run $0"
@@ -53,4 +54,95 @@ require_vm() {
 summary() {
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ]
+}
+
+# --- The prologue and teardown of every integration test -----------------
+#
+#   . "$(dirname "$0")/lib.sh"        (isolated/: "$(dirname "$0")/../lib.sh")
+#   test_begin [--faults]
+#
+# test_begin sets here (selftest/tests), repo and work (a fresh directory
+# under the VM's /tmp), sources smbd_env.sh and smbdirectd_env.sh (and
+# faults_env.sh with --faults: its faults_cleanup kills the jobs named
+# bg and killer), stops unless inside the test VM, and installs the EXIT
+# trap test_teardown. A test defines, if it needs them:
+#
+#   test_cleanup          runs first: kill the test's own background jobs
+#                         while its mounts and servers are still there
+#   test_cleanup_stopped  runs once smbdirectd and smbd are stopped
+#   test_keep FILE [NAME] copy FILE into the results at the end (as NAME)
+#
+# and never a trap of its own: one trap, so no step of the teardown is
+# forgotten or run in the wrong order.
+
+T_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+T_KEEP=()
+
+test_begin() {
+	set -u
+	here=$T_LIB_DIR
+	repo=$(cd "$here/../.." && pwd)
+	# shellcheck source=smbd_env.sh
+	. "$here/smbd_env.sh"
+	# shellcheck source=smbdirectd_env.sh
+	. "$here/smbdirectd_env.sh"
+	if [ "${1:-}" = --faults ]; then
+		# shellcheck source=faults_env.sh
+		. "$here/faults_env.sh"
+	fi
+	require_vm
+	work=$(mktemp -d "/tmp/$(basename "$0" .sh).XXXXXX")
+	trap test_teardown EXIT
+}
+
+test_keep() {
+	T_KEEP+=("$1|${2:-$(basename "$1")}")
+}
+
+# Every mount under $work, deepest first; a forced unmount that fails
+# (a client whose server vanished) falls back to a lazy one.
+t_unmount_work() {
+	local m
+	[ -n "${work:-}" ] || return 0
+	findmnt -rn -o TARGET | awk -v w="$work/" 'index($0, w) == 1' |
+		sort -r | while read -r m; do
+		umount -f "$m" 2>/dev/null || umount -f -l "$m" 2>/dev/null
+	done
+}
+
+t_save_kept() {
+	local k
+	[ -n "${SMBDIRECT_RESULTS:-}" ] || return 0
+	for k in "${T_KEEP[@]}"; do
+		cp "${k%%|*}" "$SMBDIRECT_RESULTS/${k#*|}" 2>/dev/null
+	done
+}
+
+# The order matters: the test's jobs go before the mounts they use, the
+# mounts before the servers (an unmount needs its server to be quick),
+# smbdirectd before smbd (its relayed connections end first), the logs
+# once nobody writes them any more, the work dir last. The exit status
+# stays the test's.
+test_teardown() {
+	local rc=$?
+	if declare -F test_cleanup >/dev/null; then
+		test_cleanup
+	fi
+	if declare -F faults_cleanup >/dev/null; then
+		faults_cleanup
+	fi
+	if declare -F smbd_env_unlock >/dev/null; then
+		smbd_env_unlock
+	fi
+	t_unmount_work
+	smbdirectd_env_stop
+	smbd_env_stop
+	if declare -F test_cleanup_stopped >/dev/null; then
+		test_cleanup_stopped
+	fi
+	smbd_env_save_logs
+	t_save_kept
+	cifs_io_restore
+	[ -n "${work:-}" ] && rm -rf "$work"
+	exit "$rc"
 }

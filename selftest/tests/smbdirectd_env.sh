@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # smbdirectd beside the private smbd of smbd_env.sh (sourced, not run).
 #
 #   smbdirectd_env_start [BIN]   start it (foreground, logging to a file)
@@ -6,6 +7,8 @@
 #   smbdirectd_env_alive         is it still running?
 #   smbdirectd_env_log           its log so far
 #   cifs_inline_io               make cifs.ko send all I/O inline
+#   cifs_default_io              back to cifs.ko's default threshold
+#   cifs_io_restore              the same, only if cifs.ko is loaded
 #   smbd_env_mount_rdma MNT [OPTS]         cifs.ko defaults (RDMA offload)
 #   smbd_env_mount_rdma_inline MNT [OPTS]  inline I/O only
 #   smbdirectd_env_counter NAME  a counter from smbdirectd's status file
@@ -15,9 +18,15 @@ SMBDIRECTD_ENV_PID=
 smbdirectd_env_start() {
 	local bin=${1:-$repo/out/smbdirectd} i
 	SMBDIRECTD_ENV_LOG=$SMBD_ENV_DIR/log/smbdirectd.out
-	# SMBDIRECTD_ENV_WRAPPER: e.g. valgrind (it runs in the same process)
+	# SMBDIRECTD_ENV_WRAPPER: e.g. valgrind (it runs in the same process);
+	# SMBDIRECTD_ENV_ARGS: more arguments, one per line, e.g.
+	# --option=smbdirect:port=445
+	local args=()
+	[ -z "${SMBDIRECTD_ENV_ARGS:-}" ] ||
+		mapfile -t args <<<"$SMBDIRECTD_ENV_ARGS"
+	# shellcheck disable=SC2086 # the wrapper is a word list
 	${SMBDIRECTD_ENV_WRAPPER:-} \
-		"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout \
+		"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout "${args[@]}" \
 		-d "${SMBDIRECTD_ENV_DEBUG:-3}" >"$SMBDIRECTD_ENV_LOG" 2>&1 &
 	SMBDIRECTD_ENV_PID=$!
 	for i in $(seq 600); do
@@ -82,6 +91,15 @@ cifs_inline_io() {
 cifs_default_io() {
 	modprobe cifs || return 1
 	echo "$CIFS_DEFAULT_THRESHOLD" >/proc/fs/cifs/rdma_readwrite_threshold
+}
+
+# At a test's end (test_teardown): the default again if the test changed
+# it. Without cifs.ko loaded there is nothing to restore.
+cifs_io_restore() {
+	local f=/proc/fs/cifs/rdma_readwrite_threshold
+	[ -w "$f" ] || return 0
+	[ "$(cat "$f")" = "$CIFS_DEFAULT_THRESHOLD" ] ||
+		echo "$CIFS_DEFAULT_THRESHOLD" >"$f"
 }
 
 # Inline I/O only (see above); for tests of the transport itself.

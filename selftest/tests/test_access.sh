@@ -7,24 +7,11 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_access.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_access.XXXXXX)
 mnt=$work/m
-cleanup() {
-	umount -f "$mnt" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 ip6=${SMBDIRECT_VM_IP6:-fd77::1}
 modprobe cifs
@@ -34,8 +21,7 @@ run_with() {
 	smbdirectd_env_stop
 	smbd_env_stop
 	smbd_env_init "$work/srv"
-	SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\" \"$ip6;capability=RDMA\"
-	bind interfaces only = no
+	SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals "$SMBDIRECT_VM_IP" "$ip6")
 	$1" smbd_env_start "" && smbdirectd_env_start
 }
 

@@ -35,28 +35,11 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_client_vanish.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-. "$here/faults_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin --faults
 
-work=$(mktemp -d /tmp/test_client_vanish.XXXXXX)
 m1=$work/m1
-bg=
-cleanup() {
-	[ -n "$bg" ] && kill -KILL "$bg" 2>/dev/null
-	umount -f "$m1" 2>/dev/null
-	umount -f -l "$m1" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 RSS_TOLERANCE_KB=1024
 BIG=64 # MiB: 2-10 s under TCG (rxe ~40 MB/s, less on a busy host)
@@ -172,8 +155,7 @@ mid_transfer() {
 }
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 # env execs smbdirectd: the pid stays the one smbdirectd_env.sh knows.
 SMBDIRECTD_ENV_WRAPPER="env MALLOC_MMAP_THRESHOLD_=131072

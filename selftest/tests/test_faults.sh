@@ -22,29 +22,11 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_faults.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-. "$here/faults_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin --faults
 
-work=$(mktemp -d /tmp/test_faults.XXXXXX)
 m1=$work/m1
-bg=
-killer=
-cleanup() {
-	[ -n "$killer" ] && kill "$killer" 2>/dev/null
-	[ -n "$bg" ] && kill "$bg" 2>/dev/null
-	umount -f "$m1" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 # cifs.ko retries a failed RDMA connect every few seconds; 60 s is ample
 # under TCG and still bounds a hang.
@@ -120,8 +102,7 @@ if [ ! -f "$repo/out/smbdirect.so" ]; then
 	exit
 fi
 smbd_env_install_module "$repo/out/smbdirect.so"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "	vfs objects = smbdirect" ||
 	{ fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
@@ -209,53 +190,10 @@ fi
 conns_before=$(grep -c "is relayed to smbd" "$SMBDIRECTD_ENV_LOG")
 sd_pid=$SMBDIRECTD_ENV_PID
 client=$(sd_json '.connections[0].smbd_pid')
-helper_fail_before=$(smbd_env_logs | grep -c "failed during a")
 big_file "$work/H" 16
-want_h=$(sha "$work/H")
-# Kill every helper at random moments (10-90 ms apart) while copies
-# run, until a killed helper has failed a request of smbd's (and at
-# least two rounds ran) or 60 s.
-: >"$work/kills"
-(
-	while [ ! -e "$work/stop" ]; do
-		pkill -9 -x smbdirect-io && echo x >>"$work/kills"
-		sleep "0.0$((RANDOM % 9 + 1))"
-	done
-) &
-killer=$!
-ok=0 bad=0 hung=0 i=0 t0=$SECONDS
-while [ $((SECONDS - t0)) -lt 60 ]; do
-	i=$((i + 1))
-	if timeout 60 dd if="$work/H" of="$m1/h$i" bs=4M conv=fsync \
-		status=none 2>/dev/null; then
-		echo 3 >/proc/sys/vm/drop_caches
-		if [ "$(sha "$SMBD_ENV_DIR/share/h$i")" = "$want_h" ]; then
-			ok=$((ok + 1))
-		else
-			bad=$((bad + 1))
-		fi
-	else
-		[ $? -eq 124 ] && hung=$((hung + 1))
-	fi
-	if timeout 60 dd if="$m1/h$i" of="$work/hcopy" bs=4M \
-		status=none 2>/dev/null; then
-		if [ "$(sha "$work/hcopy")" = "$(sha "$SMBD_ENV_DIR/share/h$i")" ]; then
-			ok=$((ok + 1))
-		else
-			bad=$((bad + 1))
-		fi
-	else
-		[ $? -eq 124 ] && hung=$((hung + 1))
-	fi
-	rm -f "$m1/h$i" "$work/hcopy"
-	hit=$(($(smbd_env_logs | grep -c "failed during a") -
-		helper_fail_before))
-	[ "$hit" -ge 1 ] && [ "$i" -ge 2 ] && break
-done
-touch "$work/stop"
-wait "$killer"
-killer=
-kills=$(wc -l <"$work/kills")
+# Kill every helper at random moments while copies run (faults_env.sh).
+kill_helpers_during_copies "$work/H" "$m1"
+ok=$kh_ok bad=$kh_bad hung=$kh_hung hit=$kh_hit i=$kh_rounds kills=$kh_kills
 failed=$((2 * i - ok - bad))
 echo "helper kills: $kills kill rounds, $i write+read rounds, $ok good," \
 	"$failed failed, $bad wrong; smbd failed $hit requests"

@@ -8,29 +8,15 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_keepalive_reload.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_keepalive.XXXXXX)
 m1=$work/m1
 m2=$work/m2
-cleanup() {
-	umount -f "$m1" "$m2" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	smbdirect:keepalive interval = 2
 	smbdirect:keepalive timeout = 5" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }

@@ -20,32 +20,17 @@
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_malformed.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
 ip=${SMBDIRECT_VM_IP:-10.77.0.1}
 tool=$repo/out/smbdirect_badclient
-work=$(mktemp -d /tmp/test_malformed.XXXXXX)
 mnt=$work/mnt
 dlog=
 mounted=
 mount_conn=
 want_sum=
-
-cleanup() {
-	[ -n "$mounted" ] && umount -f "$mnt" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	cifs_default_io
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 # What the daemon logged after byte offset $1 of its log.
 log_since() { tail -c +$(($1 + 1)) "$dlog"; }
@@ -68,8 +53,7 @@ start_all() {
 	smbd_env_init "$work/srv"
 	# One smb.conf for both: smbd reads the RDMA flag to advertise it,
 	# smbdirectd to know where to listen.
-	SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$ip;capability=RDMA\"
-	bind interfaces only = no
+	SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals "$ip")
 	smbdirect:negotiate timeout = 5" \
 		smbd_env_start "" || { fail "smbd starts"; return 1; }
 	if ! smbdirectd_env_start 2>"$work/start.err"; then

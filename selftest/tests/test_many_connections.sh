@@ -26,34 +26,16 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_many_connections.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-. "$here/faults_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin --faults
 
-work=$(mktemp -d /tmp/test_many_conn.XXXXXX)
 N=${SMBDIRECT_TEST_CONNECTIONS:-64}
 TRY=${SMBDIRECT_TEST_MAX_CONN:-$N}
 mounted=0
-cleanup() {
-	local m
-	for m in "$work"/m*; do
-		mountpoint -q "$m" && umount -f "$m"
-	done
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	log level = 1" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }

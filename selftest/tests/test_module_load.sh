@@ -7,21 +7,11 @@
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_module_load.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_module_load.XXXXXX)
 mnt=$work/mnt
-cleanup() {
-	umount -f "$mnt" 2>/dev/null
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 # Sizes around the boundaries that matter to SMB2 (credits, 64 KiB, 1 MiB
 # I/O units) and one large file.

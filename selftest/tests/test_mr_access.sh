@@ -35,28 +35,18 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_mr_access.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
 ip=${SMBDIRECT_VM_IP:-10.77.0.1}
 tool=$repo/out/smbdirect_badclient
 mutant=$repo/out/test/smbdirectd-mr-remote
-work=$(mktemp -d /tmp/test_mr_access.XXXXXX)
 probe_pid=
-
-cleanup() {
+test_cleanup() {
 	[ -n "$probe_pid" ] && kill "$probe_pid" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
+	return 0
 }
-trap cleanup EXIT
 
 for f in "$tool" "$mutant" "$repo/out/smbdirectd"; do
 	if [ ! -x "$f" ]; then
@@ -177,8 +167,7 @@ start_daemon() {
 }
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$ip;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals "$ip")" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 
 # --- smbdirectd as built ---------------------------------------------------

@@ -4,38 +4,35 @@
 # (issue #7, smbdirectd_privs.c, smbdirectd(8) PRIVILEGES), and still
 # serves RDMA mounts afterwards:
 #
-# 1. RLIMIT_MEMLOCK limited (the VM's default): only CAP_IPC_LOCK is
-#    left, in CapEff, CapPrm and CapBnd; no_new_privs is set; a mount
+# By default smbdirectd listens on port 445 as well on InfiniBand and
+# RoCE devices (rxe0 is one), which needs CAP_NET_BIND_SERVICE for the
+# daemon's life (rdma_cm refuses a process whose credentials changed
+# since it opened the device file, so it cannot be dropped later):
+#
+# 1. RLIMIT_MEMLOCK limited (the VM's default): only CAP_IPC_LOCK and
+#    CAP_NET_BIND_SERVICE are left, in CapEff, CapPrm and CapBnd;
+#    no_new_privs is set; a mount
 #    (whose first connection registers the 64 MiB pool, far beyond the
 #    limit) writes and reads a file by RDMA, and --status finds the smbd
 #    process of the connection, through the resolver smbdirectd-pid,
 #    a child that keeps CAP_SYS_PTRACE and nothing else.
-# 2. RLIMIT_MEMLOCK unlimited (what the systemd unit sets): no
-#    capability at all, and a mount still works.
+# 2. RLIMIT_MEMLOCK unlimited (what the systemd unit sets): only
+#    CAP_NET_BIND_SERVICE, and a mount still works.
+# 3. The same with smbdirect:port = 5445: no capability at all, and a
+#    mount still works.
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_privileges.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
 ip=${SMBDIRECT_VM_IP:-10.77.0.1}
-work=$(mktemp -d /tmp/test_privileges.XXXXXX)
 mnt=$work/mnt
-cleanup() {
-	umount -f "$mnt" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 CAP_IPC_LOCK_MASK=0000000000004000
+CAP_NET_BIND_MASK=0000000000000400
+CAP_IPC_LOCK_NET_BIND_MASK=0000000000004400
 CAP_SYS_PTRACE_MASK=0000000000080000
 NONE=0000000000000000
 
@@ -106,8 +103,7 @@ check_serves() {
 }
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$ip;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals "$ip")" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 cifs_default_io
 
@@ -118,7 +114,7 @@ if [ "$limit" = unlimited ]; then
 else
 	smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
 	sleep 1.5 # the status file is rewritten every second
-	check_caps "$CAP_IPC_LOCK_MASK" "memlock ${limit} KiB"
+	check_caps "$CAP_IPC_LOCK_NET_BIND_MASK" "memlock ${limit} KiB"
 	rp=$(resolver_pid)
 	if [ -n "$rp" ] && [ "$(wc -w <<<"$rp")" = 1 ]; then
 		pass "one smbd pid resolver (smbdirectd-pid), pid $rp"
@@ -127,9 +123,11 @@ else
 		fail "want one child smbdirectd-pid of smbdirectd, got [$rp]"
 	fi
 	check_output "memlock ${limit} KiB: the log says what was kept" \
-		'privileges dropped: .*CAP_IPC_LOCK kept' smbdirectd_env_log
+		'privileges dropped: .*CAP_IPC_LOCK kept.*CAP_NET_BIND_SERVICE kept' \
+		smbdirectd_env_log
 	check_serves "memlock ${limit} KiB"
-	check_caps "$CAP_IPC_LOCK_MASK" "memlock ${limit} KiB, after a connection"
+	check_caps "$CAP_IPC_LOCK_NET_BIND_MASK" \
+		"memlock ${limit} KiB, after a connection"
 	smbdirectd_env_stop || fail "memlock ${limit} KiB: exit status after SIGTERM"
 	if [ -n "$rp" ]; then
 		for _ in $(seq 50); do
@@ -148,11 +146,24 @@ fi
 SMBDIRECTD_ENV_WRAPPER="prlimit --memlock=unlimited:unlimited" \
 	smbdirectd_env_start || { fail "smbdirectd starts (memlock unlimited)"; summary; exit; }
 sleep 1.5
-check_caps "$NONE" "memlock unlimited"
+check_caps "$CAP_NET_BIND_MASK" "memlock unlimited"
 check_serves "memlock unlimited"
 if smbdirectd_env_stop; then
 	pass "memlock unlimited: SIGTERM stops it with exit status 0"
 else
 	fail "memlock unlimited: exit status after SIGTERM"
+fi
+
+# --- 3. ... and no port below 1024 -----------------------------------------
+SMBDIRECTD_ENV_WRAPPER="prlimit --memlock=unlimited:unlimited" \
+	SMBDIRECTD_ENV_ARGS="--option=smbdirect:port=5445" \
+	smbdirectd_env_start || { fail "smbdirectd starts (port 5445)"; summary; exit; }
+sleep 1.5
+check_caps "$NONE" "memlock unlimited, port 5445"
+check_serves "memlock unlimited, port 5445"
+if smbdirectd_env_stop; then
+	pass "memlock unlimited, port 5445: SIGTERM stops it with exit status 0"
+else
+	fail "memlock unlimited, port 5445: exit status after SIGTERM"
 fi
 summary

@@ -8,32 +8,17 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_inline.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_rdma_inline.XXXXXX)
 m1=$work/m1
 m2=$work/m2
-cleanup() {
-	umount -f "$m1" "$m2" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	cifs_default_io
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 SIZES="0 1 1339 1340 1341 1363 1364 4096 65537 1048576 1048577 4194304"
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 # smbd listens on lo, smbdirectd on the RDMA address only: cifs.ko's TCP
 # fallback would find nothing there, so a mount proves the RDMA path.

@@ -9,25 +9,12 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_offload.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_rdma_offload.XXXXXX)
 m1=$work/m1
 m2=$work/m2
-cleanup() {
-	umount -f "$m1" "$m2" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 MAX=$((8 << 20)) # smbdirect:max read write size, default
 SIZES="1 4095 4096 4097 65536 1048575 1048576 1048577 $((MAX - 1)) $MAX
@@ -41,8 +28,7 @@ same_as() {
 }
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
 cifs_default_io

@@ -5,28 +5,24 @@
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_smbdirectd_lifecycle.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_smbdirectd.XXXXXX)
+# The daemon is started by hand here (its start and stop are the test),
+# not by smbdirectd_env_start.
 daemon_pid=
-cleanup() {
+test_cleanup() {
 	[ -n "$daemon_pid" ] && kill -KILL "$daemon_pid" 2>/dev/null
-	rm -rf "$work"
+	return 0
 }
-trap cleanup EXIT
 
+# The smb.conf every test's smbd gets (no smbd runs here): smbdirectd
+# needs its pid, lock and log directories and the RDMA interfaces line.
 write_conf() {
-	mkdir -p "$work/log" "$work/pid" "$work/lock"
-	cat >"$work/smb.conf" <<EOF
-[global]
-	pid directory = $work/pid
-	lock directory = $work/lock
-	log file = $work/log/log.%m
-	interfaces = "${SMBDIRECT_VM_IP:-127.0.0.1};capability=RDMA"
-EOF
+	smbd_env_init "$work/srv"
+	SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" smbd_env_conf
+	pid_dir=$SMBD_ENV_DIR/pid
 }
 
 run_build() {
@@ -46,15 +42,15 @@ run_build() {
 		fail "$build: --list-devices (exit $rc): $out"
 	fi
 
-	"$bin" -s "$work/smb.conf" -F --debug-stdout -d 3 \
+	"$bin" -s "$SMBD_ENV_CONF" -F --debug-stdout -d 3 \
 		>"$work/$build.out" 2>&1 &
 	daemon_pid=$!
 
 	for i in $(seq 100); do
-		[ -s "$work/pid/smbdirectd.pid" ] && break
+		[ -s "$pid_dir/smbdirectd.pid" ] && break
 		sleep 0.1
 	done
-	if [ "$(cat "$work/pid/smbdirectd.pid" 2>/dev/null)" = "$daemon_pid" ]; then
+	if [ "$(cat "$pid_dir/smbdirectd.pid" 2>/dev/null)" = "$daemon_pid" ]; then
 		pass "$build: started, pid file holds its pid"
 	else
 		fail "$build: no pid file with pid $daemon_pid"
@@ -92,7 +88,7 @@ run_build() {
 	else
 		fail "$build: after SIGTERM: exit status $rc (124: still running)"
 	fi
-	if [ ! -e "$work/pid/smbdirectd.pid" ]; then
+	if [ ! -e "$pid_dir/smbdirectd.pid" ]; then
 		pass "$build: pid file removed at exit"
 	else
 		fail "$build: pid file left behind"

@@ -38,13 +38,9 @@
 # Runs inside the test VM:
 #     selftest/run-integration selftest/tests/test_soak.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
 SECONDS_RUN=${SMBDIRECT_SOAK_SECONDS:-120}
 INTERVAL=${SMBDIRECT_SOAK_INTERVAL:-3}
@@ -68,32 +64,26 @@ declare -A FLAT_REL=(
 )
 SERIES="d_rss d_fds s_procs s_rss s_fds"
 
-work=$(mktemp -d /tmp/test_soak.XXXXXX)
 workers=()
 sampler=
-cleanup() {
-	local p i
+# The I/O workers and the sampler, waited for so that none still holds a
+# mount when the teardown unmounts (only they: a bare "wait" would also
+# wait for smbdirectd, a background job too, when a test ends early).
+test_cleanup() {
+	local p
 	for p in "${workers[@]}" $sampler; do
 		kill "$p" 2>/dev/null
 	done
-	wait 2>/dev/null
-	for i in $(seq "$MOUNTS"); do
-		umount -f "$work/m$i" 2>/dev/null
-	done
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	[ -n "${SMBDIRECT_RESULTS:-}" ] &&
-		cp "$work/samples" "$SMBDIRECT_RESULTS/test_soak.samples" 2>/dev/null
-	rm -rf "$work"
+	# shellcheck disable=SC2086 # sampler: empty or one pid
+	wait "${workers[@]}" $sampler 2>/dev/null
+	return 0
 }
-trap cleanup EXIT
+test_keep "$work/samples" test_soak.samples
 
 smbd_env_init "$work/srv"
 smbd_env_install_module "${SMBDIRECT_MODULE:-$repo/out/smbdirect.so}" ||
 	{ fail "install vfs_smbdirect into smbd's MODULESDIR"; summary; exit; }
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "	vfs objects = smbdirect" ||
 	{ fail "smbd starts"; summary; exit; }
 check_output "the share uses vfs_smbdirect (testparm)" '^smbdirect$' \

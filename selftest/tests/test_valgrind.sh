@@ -7,26 +7,14 @@
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_valgrind.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_valgrind.XXXXXX)
 mnt=$work/m
 vglog=$work/valgrind.log
-cleanup() {
-	umount -f "$mnt" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	[ -n "${SMBDIRECT_RESULTS:-}" ] && cp "$vglog" "$SMBDIRECT_RESULTS/" 2>/dev/null
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
+# Complete once smbdirectd (run under valgrind) has stopped.
+test_keep "$vglog"
 
 if ! command -v valgrind >/dev/null; then
 	fail "valgrind is not installed (build/install-deps.sh test)"
@@ -36,8 +24,7 @@ fi
 
 smbd_env_init "$work/srv"
 smbd_env_install_module "$repo/out/smbdirect.so"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	min receivefile size = 16384" \
 	smbd_env_start "	vfs objects = smbdirect
 	use sendfile = yes

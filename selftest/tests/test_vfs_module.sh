@@ -20,25 +20,17 @@
 # SMBDIRECT_MODULE=path/to/smbdirect.so picks another build (default: the
 # fast build, out/smbdirect.so).
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_vfs_module.XXXXXX)
 mnt=$work/mnt
 so=${SMBDIRECT_MODULE:-$repo/out/smbdirect.so}
 killer=
-cleanup() {
+test_cleanup() {
 	[ -n "$killer" ] && kill "$killer" 2>/dev/null
-	umount -f "$mnt" 2>/dev/null
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
+	return 0
 }
-trap cleanup EXIT
 
 ip=${SMBDIRECT_VM_IP:-127.0.0.1}
 SIZES="0 1 65537 131073 1048577 3000000 8388609 16777216 67108864 268435456"

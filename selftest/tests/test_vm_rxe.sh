@@ -6,14 +6,11 @@
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_vm_rxe.sh
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-. "$here/lib.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
 ip=${SMBDIRECT_VM_IP:-10.77.0.1}
-work=$(mktemp -d /tmp/test_vm_rxe.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 
 # --- (a) the device
 check_output "rxe0 is ACTIVE on veth0 (rdma link)" \

@@ -1,7 +1,7 @@
 #!/bin/bash
 #
 # The zero-copy link between smbdirectd and vfs_smbdirect
-# (source3/modules/smbdirect_helper/smbdirect_zerocopy.h), with cifs.ko's
+# (source3/modules/smbdirect_helper/proto/smbdirect_zerocopy.h), with cifs.ko's
 # default RDMA offload:
 # - the module attaches at tree connect (status: zero_copy=attached);
 # - with "use sendfile = yes", "aio read size = 0" (smbd only uses
@@ -16,28 +16,13 @@
 #
 # Runs inside the test VM: selftest/run-integration test_zero_copy
 
-set -u
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_zero_copy.XXXXXX)
 m1=$work/m1   # RDMA, [share] with vfs_smbdirect
 m2=$work/m2   # TCP, the other client holding locks
 m3=$work/m3   # RDMA, [plain] without the module
-locker=
-cleanup() {
-	[ -n "$locker" ] && kill "$locker" 2>/dev/null
-	umount -f "$m1" "$m2" "$m3" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
-	smbd_env_save_logs
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 MiB=$((1 << 20))
 
@@ -56,8 +41,7 @@ same_as() {
 smbd_env_init "$work/srv"
 mkdir -p "$SMBD_ENV_DIR/plain"
 smbd_env_install_module "$repo/out/smbdirect.so"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	min receivefile size = 16384
 	smbdirect:control socket = $SMBD_ENV_DIR/lock/zc.sock" \
 	smbd_env_start "	vfs objects = smbdirect
@@ -132,52 +116,14 @@ check_output "status shows the zero-copy figures" \
 	"$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status
 
 # --- a byte-range lock of another client ------------------------------
-head -c $((4 * MiB)) /dev/urandom >"$work/lockref"
-cp "$work/lockref" "$SMBD_ENV_DIR/share/locked"
-if ! smbd_env_mount "$m2" "nosharesock"; then
-	fail "TCP mount for the lock holder"
-else
-	python3 - "$m2/locked" "$work/locked.ready" <<'EOF' &
-import fcntl, os, sys, time
-fd = os.open(sys.argv[1], os.O_RDWR)
-# bytes [1 MiB, 2 MiB): an SMB2 LOCK from this client's smbd session
-fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1 << 20, 1 << 20, 0)
-open(sys.argv[2], "w").close()
-time.sleep(120)
-EOF
-	locker=$!
-	for i in $(seq 100); do
-		[ -e "$work/locked.ready" ] && break
-		sleep 0.1
-	done
-	check "the other client holds [1 MiB, 2 MiB)" test -e "$work/locked.ready"
-
-	zr0=$(counter zero_copy_read_bytes)
-	if dd if="$m1/locked" of=/dev/null bs=1M skip=1 count=1 status=none \
-		2>"$work/dd.err"; then
-		fail "READ of the locked range succeeded"
-	else
-		pass "READ of the locked range refused: $(head -1 "$work/dd.err")"
-	fi
-	head -c "$MiB" /dev/urandom >"$work/new"
-	if dd if="$work/new" of="$m1/locked" bs=1M seek=1 count=1 \
-		conv=notrunc status=none 2>"$work/dd.err"; then
-		fail "WRITE to the locked range succeeded"
-	else
-		pass "WRITE to the locked range refused: $(head -1 "$work/dd.err")"
-	fi
-	check "the locked bytes are unchanged on disk" \
-		cmp "$work/lockref" "$SMBD_ENV_DIR/share/locked"
+if smbd_env_lock_scenario "$m1" "$m2"; then
 	check "a READ beside the lock works" \
 		dd if="$m1/locked" of="$work/part" bs=1M skip=2 count=1 \
 		status=none
 	dd if="$work/lockref" of="$work/partref" bs=1M skip=2 count=1 \
 		status=none
 	check "and is correct" cmp "$work/part" "$work/partref"
-	kill "$locker" 2>/dev/null
-	wait "$locker" 2>/dev/null
-	locker=
-	umount "$m2"
+	smbd_env_unlock
 	sleep 1
 	check "after the lock is gone the range can be written" \
 		dd if="$work/new" of="$m1/locked" bs=1M seek=1 count=1 \

@@ -48,8 +48,8 @@
 #include <talloc.h>
 
 #include "lib/util/byteorder.h"
-#include "smbdirect_pdu.h"
-#include "smbdirect_fragment.h"
+#include "proto/smbdirect_pdu.h"
+#include "proto/smbdirect_fragment.h"
 
 #define EXIT_PASS 0	/* the server reacted as [MS-SMBD] requires */
 #define EXIT_FAIL 1	/* it did not */
@@ -1589,6 +1589,37 @@ static void sc_bad_token(struct client *c)
 }
 
 /*
+ * A signed WRITE with an RDMA channel whose signature is made up: this
+ * tool has no session, so nothing it signs could verify. The server
+ * must refuse it before it touches the descriptor (a token we never
+ * registered) and drop only us.
+ */
+#define SMB2_HDR_FLAGS_OFS 16
+#define SMB2_HDR_SESSION_ID_OFS 40
+#define SMB2_HDR_SIGNATURE_OFS 48
+#define SMB2_FLAG_SIGNED 0x00000008U
+#define FORGED_SESSION_ID 0x00000000DEAD5E55ULL
+
+static void sc_signed_forged(struct client *c)
+{
+	const struct bad_desc d = { 0x1000, BAD_TOKEN, 65536 };
+	uint8_t pdu[SMB2_WRITE_CHANINFO_OFS + BUFFER_DESC_SIZE];
+	size_t len = build_rdma_write(pdu, sizeof(pdu), 65536,
+				      SMB2_WRITE_CHANINFO_OFS, &d, 1);
+
+	if (len == 0) {
+		finish(c, EXIT_SETUP, "cannot build the WRITE request");
+	}
+	PUSH_LE_U32(pdu, SMB2_HDR_FLAGS_OFS, SMB2_FLAG_SIGNED);
+	PUSH_LE_U64(pdu, SMB2_HDR_SESSION_ID_OFS, FORGED_SESSION_ID);
+	memset(pdu + SMB2_HDR_SIGNATURE_OFS, 0x5A, 16);
+	add_note(c, "signed WRITE, SessionId 0x%llx, forged signature",
+		 (unsigned long long)FORGED_SESSION_ID);
+	send_smb2_pdu(c, pdu, len);
+	expect_disconnect(c, true, false);
+}
+
+/*
  * A compound of POOL_HOG_WRITES WRITE requests of POOL_HOG_SIZE bytes
  * each, all with an RDMA channel whose descriptors are good: they point
  * into POOL_HOG_WRITES MiB of ours that the server may read (the only
@@ -1813,6 +1844,7 @@ static const struct scenario scenarios[] = {
 	{ "desc-huge", true, sc_desc_huge },
 	{ "chaninfo-outside", true, sc_chaninfo_outside },
 	{ "bad-token", true, sc_bad_token },
+	{ "signed-forged", true, sc_signed_forged },
 	{ "pool-hog", true, sc_pool_hog },
 	{ "valid-echo", true, sc_valid_echo },
 	{ "probe-read", true, sc_probe_read },

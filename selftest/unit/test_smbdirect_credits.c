@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "smbdirect_credits.h"
+#include "proto/smbdirect_credits.h"
 
 /* A received data transfer header as smbdirect_data_hdr_pull gives it. */
 static struct smbdirect_data_hdr peer_msg(uint16_t credits_requested,

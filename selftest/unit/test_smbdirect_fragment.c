@@ -20,7 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "smbdirect_fragment.h"
+#include "proto/smbdirect_fragment.h"
 
 #define MAX_SEND 1364
 #define MAX_PAYLOAD (MAX_SEND - SMBDIRECT_DATA_HDR_SIZE)	/* 1340 */

@@ -19,7 +19,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "smbdirect_pdu.h"
+#include "proto/smbdirect_pdu.h"
 
 /*
  * Write a raw data transfer header without any validation, so tests can

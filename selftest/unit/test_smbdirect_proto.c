@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "lib/util/byteorder.h"
-#include "smbdirect_proto.h"
+#include "proto/smbdirect_proto.h"
 
 #define MIB (1024 * 1024)
 

@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "smbdirect_zerocopy.h"
+#include "proto/smbdirect_zerocopy.h"
 
 #define POOL_SIZE (64u << 20)
 
@@ -133,8 +133,14 @@ static void test_write_oldest_first(void **state __attribute__((unused)))
 	assert_true(smbdirect_zc_write_key_busy(t, 0x11, 0x22, 0, 8192));
 	assert_false(smbdirect_zc_write_key_busy(t, 0x11, 0x22, 0, 4096));
 	assert_false(smbdirect_zc_write_key_busy(t, 0x11, 0x22, 512, 8192));
-	smbdirect_zc_retire(t, ia);
-	smbdirect_zc_retire(t, ib);
+	/* claimed: the module has the slot, smbdirectd cannot take it */
+	assert_false(smbdirect_zc_retire(t, ia));
+	assert_int_equal(smbdirect_zc_state(t, ia), SMBDIRECT_ZC_CLAIMED);
+	assert_true(smbdirect_zc_write_key_busy(t, 0x11, 0x22, 0, 8192));
+	smbdirect_zc_finish(t, ia, 8192);
+	smbdirect_zc_decline(t, ib);
+	assert_true(smbdirect_zc_retire(t, ia));
+	assert_true(smbdirect_zc_retire(t, ib));
 	assert_false(smbdirect_zc_write_key_busy(t, 0x11, 0x22, 0, 8192));
 	free(t);
 }
@@ -204,6 +210,72 @@ static void test_full(void **state __attribute__((unused)))
 	free(t);
 }
 
+/*
+ * The asynchronous path claims by MessageId and the whole key: a READ
+ * may ask for less than its length, a WRITE for exactly its length;
+ * every mismatch leaves the entry published.
+ */
+static void test_async_claim(void **state __attribute__((unused)))
+{
+	struct smbdirect_zc_table *t = new_table();
+	struct smbdirect_zc_entry r = rd(7, 4096, 65536);
+	struct smbdirect_zc_entry w = wr(8, 0, 8192, 0);
+	int ir = smbdirect_zc_publish(t, &r);
+	int iw = smbdirect_zc_publish(t, &w);
+	const uint32_t R = SMBDIRECT_ZC_OP_READ, W = SMBDIRECT_ZC_OP_WRITE;
+
+	assert_int_equal(smbdirect_zc_claim(t, W, 7, 0x11, 0x22, 4096, 65536),
+			 -1);
+	assert_int_equal(smbdirect_zc_claim(t, R, 8, 0x11, 0x22, 0, 8192), -1);
+	assert_int_equal(smbdirect_zc_claim(t, R, 7, 0x11, 0x23, 4096, 100),
+			 -1);
+	assert_int_equal(smbdirect_zc_claim(t, R, 7, 0x11, 0x22, 0, 100), -1);
+	assert_int_equal(smbdirect_zc_claim(t, R, 7, 0x11, 0x22, 4096, 65537),
+			 -1);
+	assert_int_equal(smbdirect_zc_claim(t, W, 8, 0x11, 0x22, 0, 4096), -1);
+	assert_int_equal(smbdirect_zc_claim(t, 0, 7, 0x11, 0x22, 4096, 100),
+			 -1);
+	assert_int_equal(smbdirect_zc_state(t, ir), SMBDIRECT_ZC_PUBLISHED);
+	assert_int_equal(smbdirect_zc_state(t, iw), SMBDIRECT_ZC_PUBLISHED);
+
+	assert_int_equal(smbdirect_zc_claim(t, R, 7, 0x11, 0x22, 4096, 65536),
+			 ir);
+	assert_int_equal(smbdirect_zc_claim(t, R, 7, 0x11, 0x22, 4096, 65536),
+			 -1);
+	assert_int_equal(smbdirect_zc_claim(t, W, 8, 0x11, 0x22, 0, 8192), iw);
+
+	/* a short READ: DONE_RELAYED with the bytes read */
+	smbdirect_zc_finish_relayed(t, ir, 1000);
+	assert_int_equal(smbdirect_zc_state(t, ir), SMBDIRECT_ZC_DONE_RELAYED);
+	assert_int_equal(t->entries[ir].result, 1000);
+	assert_true(smbdirect_zc_retire(t, ir));
+	assert_int_equal(smbdirect_zc_state(t, ir), SMBDIRECT_ZC_FREE);
+	/* the WRITE is the module's until it says otherwise */
+	assert_false(smbdirect_zc_retire(t, iw));
+	smbdirect_zc_finish(t, iw, 8192);
+	assert_true(smbdirect_zc_retire(t, iw));
+	free(t);
+}
+
+/* Taken back while published: a late claim (smbd after the end) fails. */
+static void test_retire_before_claim(void **state __attribute__((unused)))
+{
+	struct smbdirect_zc_table *t = new_table();
+	struct smbdirect_zc_entry r = rd(9, 0, 4096);
+	int idx = smbdirect_zc_publish(t, &r);
+
+	assert_true(smbdirect_zc_retire(t, idx));
+	assert_int_equal(smbdirect_zc_claim(t, SMBDIRECT_ZC_OP_READ, 9, 0x11,
+					    0x22, 0, 4096),
+			 -1);
+	assert_int_equal(smbdirect_zc_claim_read(t, 9, 0x11, 0x22, 0, 4096),
+			 -1);
+	assert_int_equal(smbdirect_zc_state(t, idx), SMBDIRECT_ZC_FREE);
+	/* retiring a free entry again is harmless */
+	assert_true(smbdirect_zc_retire(t, idx));
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -213,6 +285,8 @@ int main(void)
 		cmocka_unit_test(test_decline),
 		cmocka_unit_test(test_slot_outside_pool),
 		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_async_claim),
+		cmocka_unit_test(test_retire_before_claim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

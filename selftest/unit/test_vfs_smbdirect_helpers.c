@@ -1,6 +1,7 @@
 /*
- * Unit tests for vfs_smbdirect's helper pool
- * (source3/modules/vfs_smbdirect_helpers.c), without smbd: sizes from 0
+ * Unit tests for vfs_smbdirect's helper pool (vfs_smbdirect_helpers.h:
+ * source3/modules/vfs_smbdirect_io.c, vfs_smbdirect_helper_pool.c and
+ * vfs_smbdirect_helper_child.c), without smbd: sizes from 0
  * to 16 MiB with checksums, many requests in flight, a helper killed
  * mid-request, requests freed in flight, idle reaping, the buffer given
  * back, the registered-buffer hook, and what a helper keeps open.
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -786,6 +788,203 @@ static void test_registered_buffer(void **pstate)
 	talloc_free(pool);
 }
 
+/*
+ * Is pid's memory gone? An exiting process drops its address space
+ * before its descriptors; from then on its maps read empty.
+ */
+static bool pid_exited(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd == -1) {
+		return true;
+	}
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	return n <= 0;
+}
+
+/* A zombie: every descriptor of it closed (its sockets included). */
+static bool pid_zombie(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd == -1) {
+		return true;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0) {
+		return true;
+	}
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+struct release_probe {
+	unsigned calls;
+	pid_t pid;		/* the helper that had the buffer, or -1 */
+	bool exited_then;	/* had it exited when release was called? */
+};
+
+static void probe_release(void *data)
+{
+	struct release_probe *r = data;
+
+	r->calls += 1;
+	r->exited_then = (r->pid == -1) || pid_exited(r->pid);
+}
+
+/*
+ * A registered buffer (the zero-copy pool) is never said to be free
+ * while a helper may still write into it: a request freed in flight
+ * calls its release only after its helper has exited; one freed before
+ * any helper had it, or after its answer, releases at once; one whose
+ * result was received releases nothing (the caller knows). Each helper
+ * keeps the buffer's guard open until it exits.
+ */
+static void test_registered_buffer_release(void **pstate)
+{
+	struct fixture *f = *pstate;
+	struct smbdirect_io_pool *pool = new_pool(f, 1, 0);
+	size_t size = MiB;
+	int mfd = memfd_create("sdio-test", MFD_CLOEXEC);
+	struct release_probe ra = { .pid = -1 }, rb = { .pid = -1 };
+	struct release_probe rc = { .pid = -1 }, rd = { .pid = -1 };
+	struct smbdirect_io_args args = {
+		.op = SMBDIRECT_IO_PREAD,
+		.fd = f->fd,
+		.n = 64 * KiB,
+		.ext_release = probe_release,
+	};
+	struct tevent_req *a, *b;
+	struct pollfd pfd;
+	uint8_t data[64 * KiB];
+	int guard[2];
+	uint32_t id;
+	pid_t pid;
+	int err, i;
+
+	assert_true(mfd != -1);
+	assert_int_equal(ftruncate(mfd, size), 0);
+	assert_int_equal(pipe2(guard, O_CLOEXEC), 0);
+	fill(data, sizeof(data), 5);
+	assert_int_equal(pwrite(f->fd, data, sizeof(data), 0), sizeof(data));
+	assert_int_equal(smbdirect_io_pool_add_guarded_buffer(
+				 pool, mfd, size, guard[1], &id), 0);
+	close(guard[1]); /* the pool and its helpers hold it now */
+	args.ext_id = id;
+
+	/* a: freed while its helper sleeps; b: waits behind it, freed */
+	args.test_delay_ms = 3000;
+	args.ext_release_data = &ra;
+	a = smbdirect_io_send(f->mem, f->ev, pool, &args);
+	assert_non_null(a);
+	pid = smbdirect_io_req_helper_pid(a);
+	assert_true(pid > 0);
+	ra.pid = pid;
+	args.test_delay_ms = 0;
+	args.ext_release_data = &rb;
+	b = smbdirect_io_send(f->mem, f->ev, pool, &args);
+	assert_non_null(b);
+	assert_int_equal(smbdirect_io_req_helper_pid(b), -1);
+
+	talloc_free(b);
+	assert_int_equal(rb.calls, 1); /* no helper ever had it */
+
+	talloc_free(a);
+	assert_int_equal(ra.calls, 0); /* killed, but not seen gone yet */
+	for (i = 0; i < 200 && ra.calls == 0; i++) {
+		spin(f, 10);
+	}
+	assert_int_equal(ra.calls, 1);
+	assert_true(ra.exited_then);
+
+	/* c: completed, freed without its result: released */
+	args.ext_release_data = &rc;
+	a = smbdirect_io_send(f->mem, f->ev, pool, &args);
+	assert_true(tevent_req_poll(a, f->ev));
+	rc.pid = -1;
+	talloc_free(a);
+	assert_int_equal(rc.calls, 1);
+
+	/* d: result received: the caller owns the outcome, no release */
+	args.ext_release_data = &rd;
+	assert_int_equal(finish(f, smbdirect_io_send(f->mem, f->ev, pool,
+						     &args), &err),
+			 64 * KiB);
+	assert_int_equal(rd.calls, 0);
+	pid = smbdirect_io_pool_helper_pids(pool, &pid, 1) == 1 ? pid : -1;
+	assert_true(pid > 0);
+
+	/* The guard: open while a helper that mapped the buffer runs. */
+	pfd = (struct pollfd) { .fd = guard[0], .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 100), 0);
+	talloc_free(pool);
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_true(pid_exited(pid));
+	close(guard[0]);
+	close(mfd);
+}
+
+/*
+ * Idle helpers killed before the pool noticed: a request must not fail
+ * because it tried them first (they are discarded one by one, and only
+ * a new helper's failure counts as an attempt).
+ */
+static void test_dead_idle_helpers(void **pstate)
+{
+	struct fixture *f = *pstate;
+	struct smbdirect_io_pool *pool = new_pool(f, 4, 0);
+	struct smbdirect_io_args slow = {
+		.op = SMBDIRECT_IO_PWRITE,
+		.fd = f->fd,
+		.n = 4096,
+		.test_delay_ms = 200,
+	};
+	uint8_t buf[4096];
+	struct tevent_req *reqs[4];
+	pid_t pids[4];
+	size_t n, i, j;
+	int err;
+
+	fill(buf, sizeof(buf), 9);
+	slow.data = buf;
+	for (i = 0; i < 4; i++) {
+		slow.offset = i * 4096;
+		reqs[i] = smbdirect_io_send(f->mem, f->ev, pool, &slow);
+		assert_non_null(reqs[i]);
+	}
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(finish(f, reqs[i], &err), 4096);
+	}
+	n = smbdirect_io_pool_helper_pids(pool, pids, 4);
+	assert_int_equal(n, 4);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(kill(pids[i], SIGKILL), 0);
+	}
+	/* gone, but the event loop has not run: the pool does not know */
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < 500 && !pid_zombie(pids[i]); j++) {
+			usleep(10000);
+		}
+		assert_true(pid_zombie(pids[i]));
+	}
+	assert_int_equal(smbdirect_io_pool_num_helpers(pool), 4);
+	assert_int_equal(do_pwrite(f, pool, buf, sizeof(buf), 0, &err),
+			 sizeof(buf));
+	talloc_free(pool);
+}
+
 static void test_errors(void **pstate)
 {
 	struct fixture *f = *pstate;
@@ -917,6 +1116,10 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_registered_buffer,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registered_buffer_release,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dead_idle_helpers, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper_isolation,
 						setup, teardown),

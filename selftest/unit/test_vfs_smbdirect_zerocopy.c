@@ -32,8 +32,10 @@
 #include <talloc.h>
 #include <unistd.h>
 
-#include "smbdirect_zerocopy.h"
+#include "proto/smbdirect_zerocopy.h"
 #include "vfs_smbdirect_zerocopy.h"
+#include "vfs_smbdirect_helpers.h"
+#include <tevent.h>
 
 #define POOL_SIZE (4u << 20)
 
@@ -105,10 +107,29 @@ static pid_t serve_attach(struct fixture *f, int status)
 		} u;
 		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 		int fds[2] = {f->pool_fd, f->table_fd};
+		struct iovec riov = {.iov_base = &req,
+				     .iov_len = sizeof(req)};
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ru;
+		struct msghdr rmsg = {
+			.msg_iov = &riov,
+			.msg_iovlen = 1,
+			.msg_control = ru.buf,
+			.msg_controllen = sizeof(ru.buf),
+		};
+		struct cmsghdr *rcm = NULL;
 		int c = accept(l, NULL, NULL);
 
-		if (c < 0 || recv(c, &req, sizeof(req), 0) != sizeof(req)) {
+		if (c < 0 || recvmsg(c, &rmsg, 0) != sizeof(req)) {
 			_exit(2);
+		}
+		/* the request carries the guard's read end */
+		rcm = CMSG_FIRSTHDR(&rmsg);
+		if (rcm == NULL || rcm->cmsg_type != SCM_RIGHTS ||
+		    rcm->cmsg_len != CMSG_LEN(sizeof(int))) {
+			_exit(4);
 		}
 		if (req.magic != SMBDIRECT_ZC_MAGIC ||
 		    req.smbdirectd_port != f->client_port) {
@@ -402,6 +423,169 @@ static void test_recvfile_claims(void **state)
 	free(back);
 }
 
+/* One helper request to completion: its result and errno. */
+static ssize_t run_io(struct smbdirect_io_pool *pool,
+		      struct tevent_context *ev,
+		      const struct smbdirect_io_args *args,
+		      int *perr)
+{
+	struct tevent_req *req = smbdirect_io_send(pool, ev, pool, args);
+	uint64_t duration = 0;
+	ssize_t ret;
+
+	assert_non_null(req);
+	assert_true(tevent_req_poll(req, ev));
+	ret = smbdirect_io_recv(req, perr, &duration);
+	talloc_free(req);
+	return ret;
+}
+
+/*
+ * smbd's asynchronous READ and WRITE: claimed by MessageId and key, the
+ * helper reads into / writes from the slot of the pool the link mapped,
+ * smbd's buffer stays as it was, and the entry says how it went.
+ */
+static void test_async_claims(void **state)
+{
+	struct fixture *f = *state;
+	struct smbdirect_zc_entry r = {
+		.op = SMBDIRECT_ZC_OP_READ,
+		.message_id = 41,
+		.file_id_persistent = 5,
+		.file_id_volatile = 6,
+		.offset = 0,
+		.pool_offset = 1 << 20,
+		.length = 65536,
+	};
+	struct smbdirect_zc_entry w = r;
+	struct smbdirect_zc_io io = {
+		.file_id_persistent = 5,
+		.file_id_volatile = 6,
+		.file_fd = f->file_fd,
+		.offset = 0,
+		.count = 65536,
+	};
+	struct smbdirect_io_pool_config cfg = {.max_helpers = 2};
+	struct tevent_context *ev = tevent_context_init(NULL);
+	struct smbdirect_io_pool *pool = NULL;
+	struct smbdirect_io_args args = {0};
+	uint8_t data[65536], smbd_buf[65536], back[8192];
+	uint64_t pool_offset = 0;
+	uint32_t id = 0;
+	int idx, err = 0;
+	size_t i;
+
+	assert_non_null(ev);
+	for (i = 0; i < sizeof(data); i++) {
+		data[i] = (uint8_t)(i * 7 + 3);
+	}
+	assert_int_equal(pwrite(f->file_fd, data, 40000, 0), 40000);
+	pool = smbdirect_io_pool_create(ev, ev, &cfg);
+	assert_non_null(pool);
+	assert_int_equal(smbdirect_io_pool_add_guarded_buffer(
+				 pool, smbdirect_zc_pool_fd(f->link),
+				 smbdirect_zc_pool_size(f->link),
+				 smbdirect_zc_guard_fd(f->link), &id), 0);
+
+	/* READ: not this MessageId, not this FileId: not ours */
+	idx = smbdirect_zc_publish(f->table, &r);
+	assert_true(idx >= 0);
+	assert_int_equal(smbdirect_zc_async_claim(f->link, SMBDIRECT_ZC_OP_READ,
+						  40, &io, &pool_offset), -1);
+	io.file_id_volatile = 7;
+	assert_int_equal(smbdirect_zc_async_claim(f->link, SMBDIRECT_ZC_OP_READ,
+						  41, &io, &pool_offset), -1);
+	io.file_id_volatile = 6;
+	assert_int_equal(smbdirect_zc_async_claim(f->link,
+						  SMBDIRECT_ZC_OP_WRITE, 41,
+						  &io, &pool_offset), -1);
+	assert_int_equal(smbdirect_zc_async_claim(f->link, SMBDIRECT_ZC_OP_READ,
+						  41, &io, &pool_offset), idx);
+	assert_int_equal(pool_offset, 1 << 20);
+	assert_int_equal(smbdirect_zc_state(f->table, idx),
+			 SMBDIRECT_ZC_CLAIMED);
+
+	/* past the end of the file: a short READ, into the slot only */
+	memset(smbd_buf, 0xaa, sizeof(smbd_buf));
+	memset(f->pool + pool_offset, 0, 65536);
+	args = (struct smbdirect_io_args) {
+		.op = SMBDIRECT_IO_PREAD,
+		.fd = f->file_fd,
+		.data = smbd_buf,
+		.n = 65536,
+		.offset = 0,
+		.ext_id = id,
+		.ext_offset = pool_offset,
+	};
+	assert_int_equal(run_io(pool, ev, &args, &err), 40000);
+	smbdirect_zc_async_done(f->link, idx, 40000);
+	assert_int_equal(smbdirect_zc_state(f->table, idx),
+			 SMBDIRECT_ZC_DONE_RELAYED);
+	assert_int_equal(f->table->entries[idx].result, 40000);
+	assert_memory_equal(f->pool + pool_offset, data, 40000);
+	for (i = 0; i < sizeof(smbd_buf); i++) {
+		assert_int_equal(smbd_buf[i], 0xaa);
+	}
+	assert_true(smbdirect_zc_retire(f->table, idx));
+
+	/* WRITE: the file gets the slot, not smbd's copy */
+	w.op = SMBDIRECT_ZC_OP_WRITE;
+	w.message_id = 42;
+	w.offset = 4096;
+	w.length = 8192;
+	w.pool_offset = 2 << 20;
+	idx = smbdirect_zc_publish(f->table, &w);
+	io.offset = 4096;
+	io.count = 4096;
+	assert_int_equal(smbdirect_zc_async_claim(f->link,
+						  SMBDIRECT_ZC_OP_WRITE, 42,
+						  &io, &pool_offset), -1);
+	io.count = 8192;
+	assert_int_equal(smbdirect_zc_async_claim(f->link,
+						  SMBDIRECT_ZC_OP_WRITE, 42,
+						  &io, &pool_offset), idx);
+	for (i = 0; i < 8192; i++) {
+		f->pool[pool_offset + i] = (uint8_t)(i * 13 + 1);
+	}
+	memset(smbd_buf, 0x55, 8192);
+	args = (struct smbdirect_io_args) {
+		.op = SMBDIRECT_IO_PWRITE,
+		.fd = f->file_fd,
+		.data = smbd_buf,
+		.n = 8192,
+		.offset = 4096,
+		.ext_id = id,
+		.ext_offset = pool_offset,
+	};
+	assert_int_equal(run_io(pool, ev, &args, &err), 8192);
+	smbdirect_zc_async_done(f->link, idx, 8192);
+	assert_int_equal(smbdirect_zc_state(f->table, idx), SMBDIRECT_ZC_DONE);
+	assert_int_equal(pread(f->file_fd, back, 8192, 4096), 8192);
+	assert_memory_equal(back, f->pool + pool_offset, 8192);
+	assert_true(smbdirect_zc_retire(f->table, idx));
+
+	/* a failed or short WRITE is DECLINED, and so is a released one */
+	idx = smbdirect_zc_publish(f->table, &w);
+	assert_int_equal(smbdirect_zc_async_claim(f->link,
+						  SMBDIRECT_ZC_OP_WRITE, 42,
+						  &io, &pool_offset), idx);
+	smbdirect_zc_async_done(f->link, idx, 4096);
+	assert_int_equal(smbdirect_zc_state(f->table, idx),
+			 SMBDIRECT_ZC_DECLINED);
+	assert_true(smbdirect_zc_retire(f->table, idx));
+	idx = smbdirect_zc_publish(f->table, &w);
+	assert_int_equal(smbdirect_zc_async_claim(f->link,
+						  SMBDIRECT_ZC_OP_WRITE, 42,
+						  &io, &pool_offset), idx);
+	smbdirect_zc_async_release(smbdirect_zc_async_token(f->link, idx));
+	assert_int_equal(smbdirect_zc_state(f->table, idx),
+			 SMBDIRECT_ZC_DECLINED);
+	assert_true(smbdirect_zc_retire(f->table, idx));
+
+	talloc_free(pool);
+	talloc_free(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,6 +595,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sendfile_short_file,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_async_claims, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_recvfile_claims, setup,
 						teardown),
 	};

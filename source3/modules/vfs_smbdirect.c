@@ -2,13 +2,14 @@
  * vfs_smbdirect: the smbd side of SMB Direct for an unmodified Samba
  *
  * Stackable VFS module. Asynchronous pread, pwrite and fsync run in
- * helper processes forked from smbd (vfs_smbdirect_helpers.c), in the
+ * helper processes forked from smbd (vfs_smbdirect_helpers.h), in the
  * manner of vfs_aio_fork but for any request size, bounded in number,
  * and without letting a helper's failure take smbd down. Everything
- * else passes to the next module. With smbdirectd, sendfile and
- * recvfile move offloaded READ/WRITE payloads straight between the file
- * and smbdirectd's registered pool (the zero-copy link,
- * smbdirect_helper/smbdirect_zerocopy.h).
+ * else passes to the next module. With smbdirectd, offloaded READ/WRITE
+ * payloads move straight between the file and smbdirectd's registered
+ * pool (the zero-copy link, smbdirect_helper/proto/smbdirect_zerocopy.h):
+ * in the helpers for smbd's asynchronous reads and writes, in smbd for
+ * sendfile and recvfile.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -31,6 +32,7 @@
 #include "smbd/globals.h"
 #include "lib/util/tevent_unix.h"
 #include "vfs_smbdirect_helpers.h"
+#include "proto/smbdirect_zerocopy.h"
 #include "vfs_smbdirect_zerocopy.h"
 #include "smbdirect_zerocopy_config.h"
 
@@ -48,10 +50,17 @@
 /* The prefix of our parametric options: "smbdirect:NAME". */
 #define PARM "smbdirect"
 
+/* A link's pool, registered with this share's helper pool. */
+struct smbdirect_zc_buf {
+	struct smbdirect_zc_link *link;
+	uint32_t ext_id;
+};
+
 struct smbdirect_config {
 	struct smbdirect_io_pool_config pool_config;
 	/* Made with the first asynchronous request of the share. */
 	struct smbdirect_io_pool *pool;
+	struct smbdirect_zc_buf zc_bufs[SMBDIRECT_IO_MAX_EXT_BUFFERS];
 };
 
 /*
@@ -140,15 +149,19 @@ static void smbdirect_zc_connect(struct vfs_handle_struct *handle)
 	if (!linked) {
 		return;
 	}
-	/* smbd tries asynchronous reads first, and sendfile only after */
-	if (!lp__use_sendfile(snum) || lp_aio_read_size(snum) != 0) {
-		DBG_NOTICE("share %d: offloaded READs are copied through smbd "
-			   "(zero copy needs \"use sendfile = yes\" and \"aio "
-			   "read size = 0\")\n", snum);
+	/*
+	 * smbd tries asynchronous I/O first (the helpers' zero copy), and
+	 * sendfile (smbd's synchronous one) only after.
+	 */
+	if (lp_aio_read_size(snum) == 0 && !lp__use_sendfile(snum)) {
+		DBG_NOTICE("share %d: \"aio read size = 0\" without \"use "
+			   "sendfile\": offloaded READs are copied through "
+			   "smbd\n", snum);
 	}
-	if (lp_min_receive_file_size() == 0) {
-		DBG_NOTICE("\"min receivefile size = 0\": offloaded WRITEs are "
-			   "copied through smbd\n");
+	if (lp_aio_write_size(snum) == 0 && lp_min_receive_file_size() == 0) {
+		DBG_NOTICE("share %d: \"aio write size = 0\" without \"min "
+			   "receivefile size\": offloaded WRITEs are copied "
+			   "through smbd\n", snum);
 	}
 }
 
@@ -313,6 +326,145 @@ static struct smbdirect_io_pool *smbdirect_pool(
 	return config->pool;
 }
 
+/* The helper pool's id for link's pool memfd (registered on first use). */
+static uint32_t smbdirect_zc_ext_id(struct smbdirect_config *config,
+				    struct smbdirect_zc_link *link)
+{
+	struct smbdirect_zc_buf *free_buf = NULL;
+	uint32_t id = 0;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(config->zc_bufs); i++) {
+		struct smbdirect_zc_buf *b = &config->zc_bufs[i];
+
+		if (b->link == link) {
+			return b->ext_id;
+		}
+		if (b->link == NULL && free_buf == NULL) {
+			free_buf = b;
+		}
+	}
+	if (free_buf == NULL) {
+		return 0; /* more links than ids: copied */
+	}
+	ret = smbdirect_io_pool_add_guarded_buffer(
+		config->pool, smbdirect_zc_pool_fd(link),
+		smbdirect_zc_pool_size(link), smbdirect_zc_guard_fd(link),
+		&id);
+	if (ret != 0) {
+		DBG_WARNING("cannot hand smbdirectd's pool to the helpers: "
+			    "%s\n", strerror(ret));
+		return 0;
+	}
+	*free_buf = (struct smbdirect_zc_buf) {.link = link, .ext_id = id};
+	return id;
+}
+
+/*
+ * The smbd request behind an asynchronous read or write. smbd 4.17
+ * (smb2_aio.c) passes its aio_extra, a child of the SMB2 request, to
+ * SMB_VFS_PREAD_SEND; for a WRITE the state of pwrite_fsync_send(),
+ * whose tevent_req is the aio_extra's child. smb_vfs_call_*_send()
+ * (vfs.c) hands the module the state of a tevent_req of its own below
+ * that. So the SMB2 request is mem_ctx's third (READ) or fifth (WRITE)
+ * ancestor, a few more with modules stacked above this one. Anything
+ * else (no such ancestor, another opcode) is not claimed.
+ */
+#define SMBDIRECT_SMB2REQ_DEPTH 12
+
+static struct smbd_smb2_request *smbdirect_smb2req(TALLOC_CTX *mem_ctx,
+						   uint16_t opcode)
+{
+	struct smbd_smb2_request *smb2req = NULL;
+	const uint8_t *inhdr = NULL;
+	TALLOC_CTX *p = mem_ctx;
+	int depth;
+
+	for (depth = 0; depth < SMBDIRECT_SMB2REQ_DEPTH && p != NULL;
+	     depth++) {
+		p = talloc_parent(p);
+		smb2req = talloc_get_type(p, struct smbd_smb2_request);
+		if (smb2req != NULL) {
+			break;
+		}
+	}
+	if (smb2req == NULL || smb2req->xconn == NULL ||
+	    smb2req->current_idx < 1 ||
+	    smb2req->current_idx + SMBD_SMB2_NUM_IOV_PER_REQ >
+		    smb2req->in.vector_count) {
+		return NULL;
+	}
+	if (SMBD_SMB2_IN_HDR_IOV(smb2req)->iov_len < SMB2_HDR_BODY) {
+		return NULL;
+	}
+	inhdr = SMBD_SMB2_IN_HDR_PTR(smb2req);
+	if (SVAL(inhdr, SMB2_HDR_OPCODE) != opcode) {
+		return NULL;
+	}
+	return smb2req;
+}
+
+/*
+ * The zero-copy claim of an asynchronous READ or WRITE: on success
+ * *args names the slot of smbdirectd's pool instead of smbd's buffer,
+ * and the entry's index is returned; -1 leaves args alone.
+ */
+static int smbdirect_zc_async_for(struct vfs_handle_struct *handle,
+				  TALLOC_CTX *mem_ctx,
+				  struct files_struct *fsp,
+				  struct smbdirect_io_args *args,
+				  struct smbdirect_zc_link **plink)
+{
+	struct smbdirect_config *config = NULL;
+	struct smbd_smb2_request *smb2req = NULL;
+	struct smbdirect_zc_link *link = NULL;
+	struct smbdirect_zc_io io;
+	uint64_t pool_offset = 0;
+	uint64_t message_id;
+	uint32_t op;
+	uint32_t ext_id;
+	int idx;
+
+	if (args->op == SMBDIRECT_IO_PREAD) {
+		op = SMBDIRECT_ZC_OP_READ;
+	} else if (args->op == SMBDIRECT_IO_PWRITE) {
+		op = SMBDIRECT_ZC_OP_WRITE;
+	} else {
+		return -1;
+	}
+	smb2req = smbdirect_smb2req(mem_ctx, op);
+	if (smb2req == NULL ||
+	    !smbdirect_zc_io_for(fsp, args->offset, args->n, &io)) {
+		return -1;
+	}
+	link = smbdirect_zc_link_for(smb2req->xconn->transport.sock);
+	if (link == NULL) {
+		return -1;
+	}
+	SMB_VFS_HANDLE_GET_DATA(handle, config, struct smbdirect_config,
+				return -1);
+	message_id = BVAL(SMBD_SMB2_IN_HDR_PTR(smb2req), SMB2_HDR_MESSAGE_ID);
+	ext_id = smbdirect_zc_ext_id(config, link);
+	if (ext_id == 0) {
+		return -1;
+	}
+	idx = smbdirect_zc_async_claim(link, op, message_id, &io,
+				       &pool_offset);
+	if (idx < 0) {
+		return -1;
+	}
+	args->ext_id = ext_id;
+	args->ext_offset = pool_offset;
+	args->ext_release = smbdirect_zc_async_release;
+	args->ext_release_data = smbdirect_zc_async_token(link, idx);
+	*plink = link;
+	DBG_DEBUG("%s MessageId %" PRIu64 ": %zu bytes at %jd by zero copy "
+		  "(entry %d)\n", op == SMBDIRECT_ZC_OP_READ ? "READ" : "WRITE",
+		  message_id, args->n, (intmax_t)args->offset, idx);
+	return idx;
+}
+
 /*
  * One state for the three calls: the request runs either in our
  * helpers or, when smbdirect_pool() says so, in the next module.
@@ -322,6 +474,9 @@ struct smbdirect_aio_state {
 	bool next;
 	ssize_t ret;
 	struct vfs_aio_state vfs_aio_state;
+	/* claimed for zero copy: the link and its entry (-1: not) */
+	struct smbdirect_zc_link *zc_link;
+	int zc_idx;
 };
 
 static void smbdirect_aio_done(struct tevent_req *subreq);
@@ -352,10 +507,19 @@ static struct tevent_req *smbdirect_aio_send(
 		return NULL;
 	}
 	state->op = op;
+	state->zc_idx = -1;
 
 	pool = smbdirect_pool(handle, ev, fsp);
 	if (pool != NULL) {
+		state->zc_idx = smbdirect_zc_async_for(handle, mem_ctx, fsp,
+						       &args,
+						       &state->zc_link);
 		subreq = smbdirect_io_send(state, ev, pool, &args);
+		if (subreq == NULL && state->zc_idx >= 0) {
+			/* no helper will see it */
+			smbdirect_zc_async_release(smbdirect_zc_async_token(
+				state->zc_link, state->zc_idx));
+		}
 		if (tevent_req_nomem(subreq, req)) {
 			return tevent_req_post(req, ev);
 		}
@@ -397,6 +561,11 @@ static void smbdirect_aio_done(struct tevent_req *subreq)
 		state->ret = smbdirect_io_recv(subreq, &as->error,
 					       &as->duration);
 		TALLOC_FREE(subreq);
+		if (state->zc_idx >= 0) {
+			/* the helper is done with the slot: say how it went */
+			smbdirect_zc_async_done(state->zc_link, state->zc_idx,
+						state->ret);
+		}
 		tevent_req_done(req);
 		return;
 	}
@@ -464,7 +633,7 @@ static struct tevent_req *smbdirect_pwrite_send(
 	/*
 	 * The offset is smbd's, as given: the helper calls pwrite() with
 	 * it, so what smbd decided about appends and positions stands.
-	 * The data is only read (vfs_smbdirect_helpers.c copies it out).
+	 * The data is only read (vfs_smbdirect_io.c copies it out).
 	 */
 	return smbdirect_aio_send(handle, mem_ctx, ev, fsp,
 				  SMBDIRECT_IO_PWRITE,

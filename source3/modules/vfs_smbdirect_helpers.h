@@ -92,6 +92,17 @@ struct smbdirect_io_args {
 	 */
 	uint32_t ext_id;
 	uint64_t ext_offset;
+	/*
+	 * With ext_id != 0: a request freed before smbdirect_io_recv()
+	 * took its result calls ext_release(ext_release_data) once no
+	 * helper can touch the buffer for it any more (at once if none
+	 * had it, else after its helper answered or was seen to exit;
+	 * never when it cannot be made to exit). A request that names a
+	 * registered buffer also completes only once its helper is done
+	 * with it: when the helper fails, the EIO waits for its exit.
+	 */
+	void (*ext_release)(void *ext_release_data);
+	void *ext_release_data;
 	/* Testing only: the helper sleeps this long before the call. */
 	uint32_t test_delay_ms;
 };
@@ -146,6 +157,17 @@ int smbdirect_io_pool_add_buffer(struct smbdirect_io_pool *pool,
 				 int fd,
 				 uint64_t size,
 				 uint32_t *pid);
+/*
+ * The same with a guard: a descriptor (a pipe's write end) that each
+ * helper keeps open from its first request naming the buffer until it
+ * exits. Whoever holds the pipe's read end sees end of file only when
+ * no helper that mapped the buffer runs any more.
+ */
+int smbdirect_io_pool_add_guarded_buffer(struct smbdirect_io_pool *pool,
+					 int fd,
+					 uint64_t size,
+					 int guard_fd,
+					 uint32_t *pid);
 int smbdirect_io_pool_remove_buffer(struct smbdirect_io_pool *pool,
 				    uint32_t id);
 

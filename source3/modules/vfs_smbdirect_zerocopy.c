@@ -1,9 +1,12 @@
 /*
  * vfs_smbdirect: the module's side of the zero-copy link with smbdirectd
  *
- * See smbdirect_helper/smbdirect_zerocopy.h for the agreement. The file
- * I/O happens here, in smbd, not in a forked helper: smbd calls sendfile
- * and recvfile synchronously, so a helper would only add a round trip.
+ * See smbdirect_helper/proto/smbdirect_zerocopy.h for the agreement. For
+ * sendfile and recvfile the file I/O happens here, in smbd: smbd calls
+ * them synchronously, so a helper would only add a round trip. For
+ * smbd's asynchronous READ and WRITE (pread_send, pwrite_send) it
+ * happens in vfs_smbdirect's forked helpers, which map the pool through
+ * the descriptor kept here (smbdirect_zc_pool_fd).
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -17,9 +20,10 @@
 #include "lib/util/debug.h"
 #include "lib/util/samba_util.h"
 #include "lib/util/byteorder.h"
-#include "smbdirect_zerocopy.h"
+#include "proto/smbdirect_zerocopy.h"
 #include "vfs_smbdirect_zerocopy.h"
 #include <netinet/in.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -32,15 +36,30 @@
 #define ZC_IO_TIMEOUT_MS (60 * 1000)
 #define ZC_ATTACH_TIMEOUT_SEC 5
 
+struct smbdirect_zc_claim_token {
+	struct smbdirect_zc_link *link;
+	int idx;
+};
+
 struct smbdirect_zc_link {
 	uint8_t *pool;
 	size_t pool_size;
+	int pool_fd;
+	/* the guard's write end: smbdirect_zerocopy.h */
+	int guard_fd;
 	struct smbdirect_zc_table *table;
 	size_t table_size;
+	struct smbdirect_zc_claim_token tokens[SMBDIRECT_ZC_ENTRIES];
 };
 
 static int zc_link_destructor(struct smbdirect_zc_link *l)
 {
+	if (l->pool_fd != -1) {
+		close(l->pool_fd);
+	}
+	if (l->guard_fd != -1) {
+		close(l->guard_fd);
+	}
 	if (l->pool != NULL) {
 		munmap(l->pool, l->pool_size);
 	}
@@ -88,10 +107,23 @@ bool smbdirect_zc_peer_port(int fd, uint16_t *port)
  */
 static int zc_ask(const char *socket_path,
 		  uint16_t port,
+		  int guard_rfd,
 		  struct smbdirect_zc_attach_rsp *rsp,
 		  int fds[2],
 		  const char **what)
 {
+	struct iovec req_iov;
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ru;
+	struct msghdr req_msg = {
+		.msg_iov = &req_iov,
+		.msg_iovlen = 1,
+		.msg_control = ru.buf,
+		.msg_controllen = sizeof(ru.buf),
+	};
+	struct cmsghdr *rcm = NULL;
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct smbdirect_zc_attach_req req = {
 		.magic = SMBDIRECT_ZC_MAGIC,
@@ -134,7 +166,14 @@ static int zc_ask(const char *socket_path,
 		return err;
 	}
 	*what = "sending the request";
-	if (send(s, &req, sizeof(req), MSG_NOSIGNAL) != sizeof(req)) {
+	req_iov = (struct iovec) {.iov_base = &req, .iov_len = sizeof(req)};
+	memset(&ru, 0, sizeof(ru));
+	rcm = CMSG_FIRSTHDR(&req_msg);
+	rcm->cmsg_level = SOL_SOCKET;
+	rcm->cmsg_type = SCM_RIGHTS;
+	rcm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(rcm), &guard_rfd, sizeof(int));
+	if (sendmsg(s, &req_msg, MSG_NOSIGNAL) != sizeof(req)) {
 		err = errno;
 		close(s);
 		return err;
@@ -180,17 +219,25 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	struct smbdirect_zc_attach_rsp rsp = {0};
 	struct smbdirect_zc_link *l = NULL;
 	int fds[2] = {-1, -1};
+	int guard[2] = {-1, -1};
 	uint16_t port = 0;
 	void *p = NULL;
 	int err;
+	size_t i;
 
 	*what = "not a loopback TCP connection";
 	if (!smbdirect_zc_peer_port(transport_fd, &port)) {
 		errno = EAFNOSUPPORT;
 		return NULL;
 	}
-	err = zc_ask(socket_path, port, &rsp, fds, what);
+	*what = "the guard pipe";
+	if (pipe2(guard, O_CLOEXEC) != 0) {
+		return NULL;
+	}
+	err = zc_ask(socket_path, port, guard[0], &rsp, fds, what);
+	close(guard[0]);
 	if (err != 0) {
+		close(guard[1]);
 		errno = err;
 		return NULL;
 	}
@@ -198,10 +245,19 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	if (l == NULL) {
 		close(fds[0]);
 		close(fds[1]);
+		close(guard[1]);
 		errno = ENOMEM;
 		return NULL;
 	}
+	l->pool_fd = -1;
+	l->guard_fd = guard[1];
 	talloc_set_destructor(l, zc_link_destructor);
+	for (i = 0; i < SMBDIRECT_ZC_ENTRIES; i++) {
+		l->tokens[i] = (struct smbdirect_zc_claim_token) {
+			.link = l,
+			.idx = (int)i,
+		};
+	}
 
 	*what = "mapping the pool and the table";
 	p = mmap(NULL, rsp.pool_size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -209,11 +265,13 @@ struct smbdirect_zc_link *smbdirect_zc_attach(TALLOC_CTX *mem_ctx,
 	if (p != MAP_FAILED) {
 		l->pool = p;
 		l->pool_size = rsp.pool_size;
+		/* helpers forked later map it themselves, when needed */
+		(void)madvise(p, rsp.pool_size, MADV_DONTFORK);
 		p = mmap(NULL, rsp.table_size, PROT_READ | PROT_WRITE,
 			 MAP_SHARED, fds[1], 0);
 	}
 	err = errno;
-	close(fds[0]);
+	l->pool_fd = fds[0];
 	close(fds[1]);
 	if (p == MAP_FAILED) {
 		TALLOC_FREE(l);
@@ -415,4 +473,75 @@ ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
 	}
 	smbdirect_zc_finish(link->table, idx, io->count);
 	return io->count;
+}
+
+int smbdirect_zc_async_claim(struct smbdirect_zc_link *link,
+			     uint32_t op,
+			     uint64_t message_id,
+			     const struct smbdirect_zc_io *io,
+			     uint64_t *pool_offset)
+{
+	int idx;
+
+	if (io->count == 0 || io->count > UINT32_MAX || io->offset < 0) {
+		return -1;
+	}
+	idx = smbdirect_zc_claim(link->table, op, message_id,
+				 io->file_id_persistent, io->file_id_volatile,
+				 io->offset, io->count);
+	if (idx < 0) {
+		return -1;
+	}
+	*pool_offset = link->table->entries[idx].pool_offset;
+	return idx;
+}
+
+void smbdirect_zc_async_done(struct smbdirect_zc_link *link,
+			     int idx,
+			     ssize_t result)
+{
+	const struct smbdirect_zc_entry *e = &link->table->entries[idx];
+
+	if (result < 0 || (uint64_t)result > e->length) {
+		smbdirect_zc_decline(link->table, idx);
+		return;
+	}
+	if (e->op == SMBDIRECT_ZC_OP_READ) {
+		smbdirect_zc_finish_relayed(link->table, idx,
+					    (uint32_t)result);
+		return;
+	}
+	if ((uint64_t)result != e->length) {
+		smbdirect_zc_decline(link->table, idx);
+		return;
+	}
+	smbdirect_zc_finish(link->table, idx, (uint32_t)result);
+}
+
+void *smbdirect_zc_async_token(struct smbdirect_zc_link *link, int idx)
+{
+	return &link->tokens[idx];
+}
+
+void smbdirect_zc_async_release(void *token)
+{
+	struct smbdirect_zc_claim_token *t = token;
+
+	DBG_INFO("entry %d: request gone, slot given back\n", t->idx);
+	smbdirect_zc_decline(t->link->table, t->idx);
+}
+
+int smbdirect_zc_pool_fd(const struct smbdirect_zc_link *link)
+{
+	return link->pool_fd;
+}
+
+uint64_t smbdirect_zc_pool_size(const struct smbdirect_zc_link *link)
+{
+	return link->pool_size;
+}
+
+int smbdirect_zc_guard_fd(const struct smbdirect_zc_link *link)
+{
+	return link->guard_fd;
 }

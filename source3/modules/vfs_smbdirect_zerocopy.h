@@ -1,6 +1,6 @@
 /*
  * vfs_smbdirect: the module's side of the zero-copy link with smbdirectd
- * (smbdirect_helper/smbdirect_zerocopy.h). No smbd internals here: plain
+ * (smbdirect_helper/proto/smbdirect_zerocopy.h). No smbd internals here: plain
  * descriptors and ids, so the VFS glue in vfs_smbdirect.c stays thin.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
@@ -74,5 +74,39 @@ ssize_t smbdirect_zc_recvfile(struct smbdirect_zc_link *link,
 			      int sock,
 			      const struct smbdirect_zc_io *io,
 			      bool *claimed);
+
+/*
+ * The asynchronous path (SMB_VFS_PREAD_SEND / PWRITE_SEND, run in a
+ * forked helper): claim the published READ or WRITE (op is
+ * SMBDIRECT_ZC_OP_READ or _WRITE) with this MessageId and io's FileId,
+ * offset and count. Returns the entry's index and in *pool_offset where
+ * its slot starts in the pool (smbdirect_zc_pool_fd), or -1: not ours,
+ * smbd's buffer is used as usual.
+ */
+int smbdirect_zc_async_claim(struct smbdirect_zc_link *link,
+			     uint32_t op,
+			     uint64_t message_id,
+			     const struct smbdirect_zc_io *io,
+			     uint64_t *pool_offset);
+/*
+ * The helper is done with the slot of entry idx (it answered, or it was
+ * seen to exit): result is what pread/pwrite returned (-1: failed).
+ * A READ is DONE_RELAYED (smbd relays its own unused buffer, smbdirectd
+ * drops it), a WRITE DONE only when all of it was written.
+ */
+void smbdirect_zc_async_done(struct smbdirect_zc_link *link,
+			     int idx,
+			     ssize_t result);
+/*
+ * For smbdirect_io_args.ext_release: the request of entry idx was freed
+ * and no helper touches its slot any more: give it up (DECLINED).
+ */
+void *smbdirect_zc_async_token(struct smbdirect_zc_link *link, int idx);
+void smbdirect_zc_async_release(void *token);
+
+/* The pool for the helpers: its memfd, size and the link's guard. */
+int smbdirect_zc_pool_fd(const struct smbdirect_zc_link *link);
+uint64_t smbdirect_zc_pool_size(const struct smbdirect_zc_link *link);
+int smbdirect_zc_guard_fd(const struct smbdirect_zc_link *link);
 
 #endif

@@ -17,15 +17,10 @@
 # Runs inside the test VM:
 #   selftest/run-integration selftest/tests/isolated/test_device_removal.sh
 
-set -u
-here=$(cd "$(dirname "$0")/.." && pwd)
-repo=$(cd "$here/../.." && pwd)
-. "$here/lib.sh"
-. "$here/smbd_env.sh"
-. "$here/smbdirectd_env.sh"
-require_vm
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+test_begin
 
-work=$(mktemp -d /tmp/test_device_removal.XXXXXX)
 mnt=$work/m
 
 rxe_active() {
@@ -44,19 +39,14 @@ rxe_restore() {
 	return 1
 }
 
-cleanup() {
-	umount -f "$mnt" 2>/dev/null
-	smbdirectd_env_stop
-	smbd_env_stop
+# Once smbdirectd and smbd have stopped: the device back, as the VM's
+# other tests expect it.
+test_cleanup_stopped() {
 	rxe_restore || echo "FAIL: rxe0 could not be restored"
-	smbd_env_save_logs
-	rm -rf "$work"
 }
-trap cleanup EXIT
 
 smbd_env_init "$work/srv"
-SMBD_ENV_GLOBAL_EXTRA="	interfaces = lo \"$SMBDIRECT_VM_IP;capability=RDMA\"
-	bind interfaces only = no" \
+SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)" \
 	smbd_env_start "" || { fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
 cifs_default_io

@@ -12,7 +12,7 @@
 
 #include "includes.h"
 #include "lib/util_path.h"
-#include "smbdirect_zerocopy.h"
+#include "proto/smbdirect_zerocopy.h"
 #include "smbdirect_zerocopy_config.h"
 #include <sys/un.h>
 

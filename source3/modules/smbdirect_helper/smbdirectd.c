@@ -27,7 +27,7 @@
 #include "lib/util/pidfile.h"
 #include "lib/util/become_daemon.h"
 #include "source3/lib/substitute.h"
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
 #include "smbdirectd_devices.h"
@@ -457,7 +457,8 @@ int main(int argc, const char *argv[])
 	if (state->ctx->pool == NULL) {
 		exit_daemon("creating the offload pool (memfd) failed", errno);
 	}
-	if (!smbdirectd_privs_drop(state->ctx->cfg->port < 1024)) {
+	if (!smbdirectd_privs_drop(
+		    smbdirectd_listen_needs_low_port(state->ctx->cfg))) {
 		exit_daemon("dropping capabilities failed", EPERM);
 	}
 	if (!smbdirectd_listen_start(state->ctx)) {

@@ -12,6 +12,8 @@
 #include "includes.h"
 #include "smbdirectd_config.h"
 #include "smbdirect_zerocopy_config.h"
+#include "librpc/gen_ndr/ioctl.h"
+#include "lib/util/smb_strtox.h"
 
 #include <ifaddrs.h>
 
@@ -95,56 +97,66 @@ static bool add_interface_addresses(struct smbdirectd_config *cfg,
 	return ok;
 }
 
-/*
- * One "interfaces" entry: "ADDR[/MASK][;opt=val...]" or "IFNAME[;...]".
- * Only entries with capability=RDMA are listened on: it is the same flag
- * with which smbd advertises RDMA in FSCTL_QUERY_NETWORK_INTERFACE_INFO,
- * so clients look for SMB Direct exactly where smbdirectd listens.
- */
-static bool parse_interface_entry(struct smbdirectd_config *cfg,
-				  const char *entry)
+static bool is_loopback(const struct sockaddr_storage *ss)
 {
-	TALLOC_CTX *frame = talloc_stackframe();
-	char *copy = talloc_strdup(frame, entry);
-	char *opts = NULL;
-	char *slash = NULL;
-	char *opt = NULL;
-	char *save = NULL;
-	bool rdma = false;
-	bool ok = true;
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
 
-	if (copy == NULL) {
-		TALLOC_FREE(frame);
-		return false;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 	}
-	opts = strchr(copy, ';');
-	if (opts == NULL) {
-		TALLOC_FREE(frame); /* no capability=RDMA */
-		return true;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 =
+			(const struct sockaddr_in6 *)ss;
+
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
 	}
-	*opts++ = '\0';
-	for (opt = strtok_r(opts, ";", &save); opt != NULL;
-	     opt = strtok_r(NULL, ";", &save)) {
-		if (strncasecmp_m(opt, "capability=", 11) == 0 &&
-		    strequal(opt + 11, "RDMA")) {
-			rdma = true;
+	return false;
+}
+
+/*
+ * The "interfaces" entries marked capability=RDMA, read with smbd's own
+ * code (load_interfaces): names, wildcards, address/mask, DNS names and
+ * the "IP;capability=RDMA,speed=N" options mean here exactly what they
+ * mean to smbd, which advertises the same list to clients in
+ * FSCTL_QUERY_NETWORK_INTERFACE_INFO. So clients look for SMB Direct
+ * exactly where smbdirectd listens.
+ */
+static bool add_rdma_interfaces(struct smbdirectd_config *cfg)
+{
+	int n;
+	int i;
+
+	load_interfaces();
+	n = iface_count();
+	for (i = 0; i < n; i++) {
+		const struct interface *iface = get_interface(i);
+		char buf[INET6_ADDRSTRLEN];
+
+		if (iface == NULL) {
+			continue;
+		}
+		print_sockaddr(buf, sizeof(buf), &iface->ip);
+		if (is_loopback(&iface->ip) &&
+		    lp_server_multi_channel_support()) {
+			/*
+			 * smbd offers it to multichannel clients, which
+			 * then open channels to themselves over TCP.
+			 */
+			DBG_WARNING("interfaces: smbd advertises the loopback "
+				    "address %s to multichannel clients; "
+				    "remove it (smbdirectd reaches smbd at "
+				    "smbdirect:smbd address as long as bind "
+				    "interfaces only = no)\n",
+				    buf);
+		}
+		if (!(iface->capability & FSCTL_NET_IFACE_RDMA_CAPABLE)) {
+			continue;
+		}
+		if (!add_listen(cfg, buf)) {
+			return false;
 		}
 	}
-	if (!rdma) {
-		TALLOC_FREE(frame);
-		return true;
-	}
-	slash = strchr(copy, '/');
-	if (slash != NULL) {
-		*slash = '\0';
-	}
-	if (is_numeric_address(copy)) {
-		ok = add_listen(cfg, copy);
-	} else {
-		ok = add_interface_addresses(cfg, copy);
-	}
-	TALLOC_FREE(frame);
-	return ok;
+	return true;
 }
 
 static bool parm_uint(const char *option,
@@ -165,6 +177,37 @@ static bool parm_uint(const char *option,
 		return false;
 	}
 	*value = v;
+	return true;
+}
+
+/* smbdirect:port = N [N...]; unset leaves cfg->ports empty (see .h) */
+static bool parse_ports(struct smbdirectd_config *cfg)
+{
+	const char **list = lp_parm_string_list(-1, PARM, "port", NULL);
+	size_t n = str_list_length(list);
+	size_t i;
+
+	if (n == 0) {
+		return true;
+	}
+	cfg->ports = talloc_array(cfg, uint16_t, n);
+	if (cfg->ports == NULL) {
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		int error = 0;
+		unsigned long v = smb_strtoul(
+			list[i], NULL, 10, &error, SMB_STR_FULL_STR_CONV);
+
+		if (error != 0 || v < 1 || v > 65535) {
+			DBG_ERR("smb.conf: smbdirect:port: '%s' is not a port "
+				"number (1..65535)\n",
+				list[i]);
+			return false;
+		}
+		cfg->ports[i] = v;
+	}
+	cfg->num_ports = n;
 	return true;
 }
 
@@ -206,8 +249,7 @@ struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
 			0, 3600, &p->keepalive_interval_sec);
 	ok &= parm_uint("keepalive timeout", p->keepalive_timeout_sec,
 			1, 3600, &p->keepalive_timeout_sec);
-	ok &= parm_uint("port", SMBDIRECTD_DEFAULT_PORT, 1, 65535, &v);
-	cfg->port = v;
+	ok &= parse_ports(cfg);
 	ok &= parm_uint("smbd port", SMBDIRECTD_DEFAULT_SMBD_PORT, 1, 65535, &v);
 	cfg->smbd_port = v;
 	ok &= parm_uint("negotiate timeout",
@@ -273,12 +315,8 @@ struct smbdirectd_config *smbdirectd_config_load(TALLOC_CTX *mem_ctx)
 		TALLOC_FREE(cfg);
 		return NULL;
 	}
-	cfg->min_receivefile_size = MAX(lp_min_receive_file_size(), 0);
 
-	list = lp_interfaces();
-	for (i = 0; list != NULL && list[i] != NULL && ok; i++) {
-		ok = parse_interface_entry(cfg, list[i]);
-	}
+	ok = add_rdma_interfaces(cfg);
 	list = lp_parm_string_list(-1, PARM, "listen", NULL);
 	for (i = 0; list != NULL && list[i] != NULL && ok; i++) {
 		if (!is_numeric_address(list[i])) {
@@ -300,9 +338,17 @@ void smbdirectd_config_log(const struct smbdirectd_config *cfg)
 	size_t i;
 
 	for (i = 0; i < cfg->num_listen; i++) {
-		DBG_WARNING("listen address %s port %u\n",
-			    cfg->listen[i],
-			    cfg->port);
+		DBG_WARNING("listen address %s\n", cfg->listen[i]);
+	}
+	if (cfg->num_ports == 0) {
+		DBG_WARNING("rdma_cm ports: %u, and %u on InfiniBand and RoCE "
+			    "devices (smbdirect:port not set)\n",
+			    SMBDIRECTD_PORT_IWARP,
+			    SMBDIRECTD_PORT_IB);
+	}
+	for (i = 0; i < cfg->num_ports; i++) {
+		DBG_WARNING("rdma_cm port %u (smbdirect:port)\n",
+			    cfg->ports[i]);
 	}
 	DBG_WARNING("relay to smbd at %s port %u; receive credits %u, send "
 		    "credits %u, max send %u, max receive %u, max fragmented "

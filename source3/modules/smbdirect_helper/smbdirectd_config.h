@@ -14,10 +14,16 @@
 
 #include "replace.h"
 #include <talloc.h>
-#include "smbdirect_proto.h"
+#include "proto/smbdirect_proto.h"
 
-/* IANA port for SMB Direct over iWARP; IB and RoCE may also use 445. */
-#define SMBDIRECTD_DEFAULT_PORT 5445
+/*
+ * The rdma_cm ports clients try: 5445 is SMB Direct's port for iWARP,
+ * which shares TCP's port space (445 there is smbd's); InfiniBand and
+ * RoCE have a port space of their own, where Windows and ksmbd use 445.
+ * The Linux client tries 5445, then 445.
+ */
+#define SMBDIRECTD_PORT_IWARP 5445
+#define SMBDIRECTD_PORT_IB 445
 #define SMBDIRECTD_DEFAULT_SMBD_ADDRESS "127.0.0.1"
 #define SMBDIRECTD_DEFAULT_SMBD_PORT 445
 #define SMBDIRECTD_DEFAULT_NEGOTIATE_TIMEOUT 5
@@ -34,7 +40,14 @@ struct smbdirectd_config {
 	/* The addresses to listen on, numeric, IPv4 or IPv6. */
 	const char **listen;
 	size_t num_listen;
-	uint16_t port;
+	/*
+	 * smbdirect:port, when set: these rdma_cm ports on every address.
+	 * Empty (the default): SMBDIRECTD_PORT_IWARP on every address and
+	 * SMBDIRECTD_PORT_IB as well where the device is InfiniBand or
+	 * RoCE (smbdirectd_listen.c).
+	 */
+	uint16_t *ports;
+	size_t num_ports;
 
 	/* Where smbd accepts the relayed connections. */
 	const char *smbd_address;
@@ -54,8 +67,6 @@ struct smbdirectd_config {
 	 */
 	bool zero_copy;
 	const char *control_socket;
-	/* smbd's "min receivefile size": a WRITE above it may be claimed */
-	uint32_t min_receivefile_size;
 };
 
 /*

@@ -1,5 +1,5 @@
 /*
- * smbdirectd: one SMB Direct connection and its relay to smbd
+ * smbdirectd: one SMB Direct connection: accept, rdma_cm events, shutdown
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -12,7 +12,7 @@
 #ifndef _SMBDIRECTD_CONN_H_
 #define _SMBDIRECTD_CONN_H_
 
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 
 struct rdma_cm_id;
 struct rdma_cm_event;
@@ -44,18 +44,5 @@ void smbdirectd_conn_shutdown_all(struct smbdirectd_ctx *ctx,
 
 /* Free what is left, releasing every verbs resource. */
 void smbdirectd_conn_free_all(struct smbdirectd_ctx *ctx);
-
-/* Add the counters of the live connections to *sum. */
-void smbdirectd_conn_sum_counters(struct smbdirectd_ctx *ctx,
-				  struct smbdirectd_counters *sum);
-
-/* Append one status line per live connection to text (talloc string). */
-char *smbdirectd_conn_status_lines(struct smbdirectd_ctx *ctx,
-				   TALLOC_CTX *mem_ctx,
-				   char *text);
-
-/* Log a connection's counters (status view, and at disconnect). */
-void smbdirectd_conn_log_status(const struct smbdirectd_conn *conn,
-				int level);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * smbdirectd: the inside of a connection, shared by smbdirectd_conn.c
- * (verbs, credits, the relay) and smbdirectd_offload.c (RDMA READ/WRITE)
+ * smbdirectd: the inside of a connection, shared by its layers (see the
+ * list in smbdirectd_conn.c). Structures and constants only: no layer
+ * calls another through this header.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -13,8 +14,8 @@
 #ifndef _SMBDIRECTD_CONN_PRIVATE_H_
 #define _SMBDIRECTD_CONN_PRIVATE_H_
 
-#include "smbdirectd.h"
-#include "smbdirect_proto.h"
+#include "smbdirectd_ctx.h"
+#include "proto/smbdirect_proto.h"
 #include <rdma/rdma_cma.h>
 #include <infiniband/verbs.h>
 
@@ -24,6 +25,7 @@ struct offload_record;
 struct offload_rw;
 struct offload_rsp;
 struct smbdirectd_zc;
+struct smbdirectd_session_keys;
 
 /* wr_id: the buffer or slot index in the low 32 bits, its kind above. */
 #define WR_RECV 1ULL
@@ -111,6 +113,15 @@ struct smbdirectd_conn {
 	struct tevent_queue *smbd_queue;
 	struct tevent_req *smbd_read_req;
 	uint16_t smbd_local_port;
+	char *smbd_local_address; /* "ipv4:127.0.0.1:PORT" */
+	/* channel signing keys from smbd (smbdirectd_session_keys.c) */
+	struct smbdirectd_session_keys *session_keys;
+	/*
+	 * conn->smbd's descriptor, to drop the bytes smbd relays after a
+	 * zero-copy READ response unread (MSG_TRUNC); -1: not found, they
+	 * are read and thrown away.
+	 */
+	int smbd_fd;
 	pid_t smbd_pid; /* looked up at smbd's first response */
 	size_t to_smbd_bytes; /* written to tstream but not yet completed */
 
@@ -136,45 +147,35 @@ struct smbdirectd_conn {
 	struct tevent_timer *negotiate_timer;
 	struct tevent_timer *idle_timer;
 
-	struct smbdirectd_counters counters;
-};
+	/*
+	 * How the relay and the transport report up, set by
+	 * smbdirectd_conn.c when it accepts: a lower layer never calls a
+	 * higher one by name.
+	 */
+	/* The first 80 bytes of a PDU from smbd: offload_zc_read_done() */
+	int (*smbd_probe)(struct smbdirectd_conn *conn,
+			  const uint8_t *hdr,
+			  size_t pdu_len,
+			  struct offload_record **rec);
+	/* A whole PDU from smbd, ours to free: offload_response() */
+	void (*smbd_received)(struct smbdirectd_conn *conn,
+			      uint8_t *pdu,
+			      size_t len,
+			      struct offload_record *zc_rec);
+	/* The connection to smbd is up: offload_flush() */
+	void (*smbd_connected)(struct smbdirectd_conn *conn);
+	/*
+	 * The queue to the client went below RELAY_HIGH_WATER while
+	 * reading from smbd was paused: conn_smbd_read_next()
+	 */
+	void (*smbd_read_resume)(struct smbdirectd_conn *conn);
 
+	struct smbdirectd_counters counters;
+	/* published on ctx->conn_status for the status file */
+	struct smbdirectd_conn_status status;
+};
 
 /* RDMA READ/WRITE work requests allowed on the send queue at once. */
 #define RW_MAX_WRS 64
-
-/* smbdirectd_conn.c */
-void conn_close(struct smbdirectd_conn *conn, const char *fmt, ...)
-	PRINTF_ATTRIBUTE(2, 3);
-void conn_pump(struct smbdirectd_conn *conn);
-void conn_write_to_smbd(struct smbdirectd_conn *conn,
-			uint8_t *pdu,
-			size_t len);
-void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
-				uint8_t *pdu,
-				size_t len,
-				const uint8_t *payload,
-				size_t payload_len);
-void conn_queue_response(struct smbdirectd_conn *conn,
-			 uint8_t *pdu,
-			 size_t len,
-			 bool invalidate,
-			 uint32_t rkey);
-void conn_smbd_read_next(struct smbdirectd_conn *conn);
-
-/* smbdirectd_offload.c */
-void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len);
-void offload_flush(struct smbdirectd_conn *conn);
-void offload_response(struct smbdirectd_conn *conn,
-		      uint8_t *pdu,
-		      size_t len,
-		      struct offload_record *zc_rec);
-int offload_zc_read_done(struct smbdirectd_conn *conn,
-			 const uint8_t *hdr,
-			 size_t pdu_len,
-			 struct offload_record **rec);
-void offload_rw_completion(struct smbdirectd_conn *conn,
-			   const struct ibv_wc *wc);
-bool offload_setup(struct smbdirectd_conn *conn);
 
 #endif

@@ -12,7 +12,7 @@
 #include "replace.h"
 #include "lib/util/debug.h"
 #include "lib/util/dlinklist.h"
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 #include "smbdirectd_dev.h"
 #include "smbdirectd_pool.h"
 
@@ -76,13 +76,19 @@ struct smbdirectd_dev *smbdirectd_dev_get(struct smbdirectd_ctx *ctx,
 				  smbdirectd_pool_size(ctx->pool),
 				  access);
 	if (dev->pool_mr == NULL) {
+		/*
+		 * Soft-iWARP (siw) checks RLIMIT_MEMLOCK itself and
+		 * ignores CAP_IPC_LOCK: only the limit helps there.
+		 */
 		DBG_ERR("registering the %zu MiB offload pool on %s failed: "
-			"%s (RLIMIT_MEMLOCK too low? smbdirectd needs "
-			"CAP_IPC_LOCK or a memlock limit above smbdirect:pool "
-			"size)\n",
+			"%s (RLIMIT_MEMLOCK too low? smbdirectd needs a "
+			"memlock limit above smbdirect:pool size, as the "
+			"systemd unit's LimitMEMLOCK=infinity; CAP_IPC_LOCK "
+			"is enough on most devices, not on %s)\n",
 			smbdirectd_pool_size(ctx->pool) >> 20,
 			name,
-			strerror(errno));
+			strerror(errno),
+			dev->iwarp ? "this iWARP one" : "all");
 		TALLOC_FREE(dev);
 		return NULL;
 	}

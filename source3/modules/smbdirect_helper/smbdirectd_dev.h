@@ -12,7 +12,7 @@
 #ifndef _SMBDIRECTD_DEV_H_
 #define _SMBDIRECTD_DEV_H_
 
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 #include <infiniband/verbs.h>
 
 /*

@@ -14,7 +14,7 @@
  */
 
 #include "includes.h"
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 #include "smbdirectd_config.h"
 #include "smbdirectd_conn.h"
 #include "smbdirectd_dev.h"
@@ -163,9 +163,10 @@ static void listener_fd_handler(struct tevent_context *ev,
 	}
 }
 
-static bool listen_on(struct smbdirectd_listener *l,
-		      const char *addr,
-		      uint16_t port)
+/* The listening id, or NULL (logged) when addr:port cannot be had. */
+static struct rdma_cm_id *listen_on(struct smbdirectd_listener *l,
+				    const char *addr,
+				    uint16_t port)
 {
 	struct rdma_addrinfo hints = {0};
 	struct rdma_addrinfo *res = NULL;
@@ -181,14 +182,14 @@ static bool listen_on(struct smbdirectd_listener *l,
 		DBG_ERR("cannot listen on %s: not a usable address (%s)\n",
 			addr,
 			strerror(errno));
-		return false;
+		return NULL;
 	}
 
 	ret = rdma_create_id(l->channel, &id, NULL, RDMA_PS_TCP);
 	if (ret != 0) {
 		DBG_ERR("rdma_create_id: %s\n", strerror(errno));
 		rdma_freeaddrinfo(res);
-		return false;
+		return NULL;
 	}
 	ret = rdma_bind_addr(id, res->ai_src_addr);
 	rdma_freeaddrinfo(res);
@@ -200,7 +201,7 @@ static bool listen_on(struct smbdirectd_listener *l,
 			port,
 			strerror(errno));
 		rdma_destroy_id(id);
-		return false;
+		return NULL;
 	}
 	ret = rdma_listen(id, LISTEN_BACKLOG);
 	if (ret != 0) {
@@ -209,13 +210,13 @@ static bool listen_on(struct smbdirectd_listener *l,
 			port,
 			strerror(errno));
 		rdma_destroy_id(id);
-		return false;
+		return NULL;
 	}
 
 	l->ids = talloc_realloc(l, l->ids, struct rdma_cm_id *, l->num_ids + 1);
 	if (l->ids == NULL) {
 		rdma_destroy_id(id);
-		return false;
+		return NULL;
 	}
 	l->ids[l->num_ids++] = id;
 	DBG_ERR("listening for SMB Direct on %s port %u (device %s)\n",
@@ -223,7 +224,96 @@ static bool listen_on(struct smbdirectd_listener *l,
 		port,
 		id->verbs != NULL ? ibv_get_device_name(id->verbs->device)
 				  : "any");
-	return true;
+	return id;
+}
+
+static bool is_ib_transport(const struct rdma_cm_id *id)
+{
+	return id != NULL && id->verbs != NULL &&
+	       id->verbs->device->transport_type == IBV_TRANSPORT_IB;
+}
+
+/*
+ * One address on the ports of smbdirect:port, or by default where
+ * clients look (smbdirectd_config.h): 5445, and 445 as well when the
+ * address turns out to be on an InfiniBand or RoCE device.
+ */
+static void listen_on_address(struct smbdirectd_listener *l,
+			      const struct smbdirectd_config *cfg,
+			      const char *addr)
+{
+	struct rdma_cm_id *id = NULL;
+	size_t i;
+
+	if (cfg->num_ports != 0) {
+		for (i = 0; i < cfg->num_ports; i++) {
+			listen_on(l, addr, cfg->ports[i]);
+		}
+		return;
+	}
+	id = listen_on(l, addr, SMBDIRECTD_PORT_IWARP);
+	if (is_ib_transport(id)) {
+		listen_on(l, addr, SMBDIRECTD_PORT_IB);
+	}
+}
+
+bool smbdirectd_listen_needs_low_port(const struct smbdirectd_config *cfg)
+{
+	struct ibv_device **list = NULL;
+	bool ib = false;
+	size_t i;
+	int n = 0;
+
+	if (cfg->num_ports != 0) {
+		for (i = 0; i < cfg->num_ports; i++) {
+			if (cfg->ports[i] < 1024) {
+				return true;
+			}
+		}
+		return false;
+	}
+	/* sysfs only: no device file is opened before privileges drop */
+	list = ibv_get_device_list(&n);
+	if (list == NULL) {
+		return false;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		if (list[i]->transport_type == IBV_TRANSPORT_IB) {
+			ib = true;
+		}
+	}
+	ibv_free_device_list(list);
+	return ib;
+}
+
+char *smbdirectd_listen_describe(TALLOC_CTX *mem_ctx,
+				 const struct smbdirectd_ctx *ctx)
+{
+	const struct smbdirectd_listener *l = ctx->listener;
+	char *s = talloc_strdup(mem_ctx, "");
+	size_t i;
+
+	for (i = 0; l != NULL && s != NULL && i < l->num_ids; i++) {
+		struct sockaddr *sa = rdma_get_local_addr(l->ids[i]);
+		char buf[INET6_ADDRSTRLEN] = "?";
+		const void *a = NULL;
+
+		if (sa->sa_family == AF_INET6) {
+			a = &((struct sockaddr_in6 *)sa)->sin6_addr;
+		} else {
+			a = &((struct sockaddr_in *)sa)->sin_addr;
+		}
+		inet_ntop(sa->sa_family, a, buf, sizeof(buf));
+		s = talloc_asprintf_append_buffer(
+			s,
+			"%s%s%s%s:%u",
+			i == 0 ? "" : ",",
+			sa->sa_family == AF_INET6 ? "[" : "",
+			buf,
+			sa->sa_family == AF_INET6 ? "]" : "",
+			(unsigned)ntohs(rdma_get_src_port(l->ids[i])));
+	}
+	return s;
 }
 
 bool smbdirectd_listen_start(struct smbdirectd_ctx *ctx)
@@ -268,7 +358,7 @@ bool smbdirectd_listen_start(struct smbdirectd_ctx *ctx)
 	}
 
 	for (i = 0; i < ctx->cfg->num_listen; i++) {
-		listen_on(l, ctx->cfg->listen[i], ctx->cfg->port);
+		listen_on_address(l, ctx->cfg, ctx->cfg->listen[i]);
 	}
 	if (l->num_ids == 0) {
 		TALLOC_FREE(l);

@@ -12,7 +12,7 @@
 #ifndef _SMBDIRECTD_LISTEN_H_
 #define _SMBDIRECTD_LISTEN_H_
 
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 
 /*
  * Create the rdma_cm event channel (watched by ctx->ev) and listen on
@@ -21,6 +21,17 @@
  * when none could be.
  */
 bool smbdirectd_listen_start(struct smbdirectd_ctx *ctx);
+
+/*
+ * Whether listening will need CAP_NET_BIND_SERVICE (a port below 1024:
+ * 445 on an InfiniBand or RoCE device by default). Looks at the devices
+ * without opening them, so it can be asked before privileges drop.
+ */
+bool smbdirectd_listen_needs_low_port(const struct smbdirectd_config *cfg);
+
+/* "ADDR:PORT,[ADDR6]:PORT,..." of the listening ids, for the status */
+char *smbdirectd_listen_describe(TALLOC_CTX *mem_ctx,
+				 const struct smbdirectd_ctx *ctx);
 
 /* Stop listening; connections go on. */
 void smbdirectd_listen_stop(struct smbdirectd_ctx *ctx);

@@ -133,7 +133,8 @@ static bool keep_only(const cap_value_t *keep, int nkeep)
 	return true;
 }
 
-bool smbdirectd_privs_keep_only_ptrace(void)
+/* For the smbd pid resolver: CAP_SYS_PTRACE only, and no_new_privs. */
+static bool smbdirectd_privs_keep_only_ptrace(void)
 {
 	cap_value_t keep[] = {CAP_SYS_PTRACE};
 
@@ -148,7 +149,8 @@ bool smbdirectd_privs_drop(bool keep_net_bind)
 	char *text = NULL;
 
 	if (cap_in_effective(CAP_SYS_PTRACE) &&
-	    !smbdirectd_procnet_resolver_start()) {
+	    !smbdirectd_procnet_resolver_start(
+		    smbdirectd_privs_keep_only_ptrace)) {
 		DBG_WARNING("no smbd pid resolver: --status will show smbd "
 			    "pid 0\n");
 	}
@@ -171,8 +173,8 @@ bool smbdirectd_privs_drop(bool keep_net_bind)
 				     "limited and connections register memory"
 				   : "RLIMIT_MEMLOCK unlimited",
 		   keep_net_bind ? "CAP_NET_BIND_SERVICE kept: port below "
-				   "1024"
-				 : "port 1024 or above");
+				   "1024 (445 on InfiniBand/RoCE by default)"
+				 : "no port below 1024");
 	cap_free(text);
 	cap_free(caps);
 	return true;

@@ -24,7 +24,4 @@
  */
 bool smbdirectd_privs_drop(bool keep_net_bind);
 
-/* For the smbd pid resolver: CAP_SYS_PTRACE only, and no_new_privs. */
-bool smbdirectd_privs_keep_only_ptrace(void);
-
 #endif

@@ -12,7 +12,6 @@
 #include "replace.h"
 #include "system/dir.h"
 #include "lib/util/debug.h"
-#include "smbdirectd_privs.h"
 #include "smbdirectd_procnet.h"
 
 #include <poll.h>
@@ -181,7 +180,7 @@ static void resolver_loop(int fd)
 	}
 }
 
-bool smbdirectd_procnet_resolver_start(void)
+bool smbdirectd_procnet_resolver_start(bool (*drop_privs)(void))
 {
 	int sv[2];
 	pid_t parent = getpid();
@@ -217,7 +216,7 @@ bool smbdirectd_procnet_resolver_start(void)
 		_exit(1);
 	}
 	prctl(PR_SET_NAME, "smbdirectd-pid");
-	if (!smbdirectd_privs_keep_only_ptrace()) {
+	if (!drop_privs()) {
 		_exit(1);
 	}
 	resolver_loop(sv[1]);

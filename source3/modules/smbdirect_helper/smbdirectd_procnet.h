@@ -34,8 +34,10 @@ pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port);
  * reading the /proc/PID/fd of smbd processes needs) and does the
  * lookups above, so that smbdirectd itself can drop it. Dies with
  * smbdirectd (PR_SET_PDEATHSIG). Before smbdirectd drops its privileges
- * (smbdirectd_privs_drop() calls it).
+ * (smbdirectd_privs_drop() calls it). The child calls drop_privs first
+ * and exits if it fails: smbdirectd_privs.c passes the function that
+ * keeps CAP_SYS_PTRACE only, so that capabilities stay its business.
  */
-bool smbdirectd_procnet_resolver_start(void);
+bool smbdirectd_procnet_resolver_start(bool (*drop_privs)(void));
 
 #endif

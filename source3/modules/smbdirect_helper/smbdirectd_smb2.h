@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include <talloc.h>
 #include "libcli/smb/smb2_constants.h"
-#include "smbdirect_pdu.h"
+#include "proto/smbdirect_pdu.h"
 
 /* [MS-SMB2] 2.2.19 / 2.2.21 Channel values (Samba 4.17 has none) */
 #define SMB2_CHANNEL_NONE 0

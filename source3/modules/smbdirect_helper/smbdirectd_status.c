@@ -11,58 +11,67 @@
 
 #include "includes.h"
 #include "lib/util/sys_rw_data.h"
-#include "smbdirectd.h"
-#include "smbdirectd_conn.h"
+#include "smbdirectd_ctx.h"
+#include "smbdirectd_listen.h"
 #include "smbdirectd_pool.h"
 #include "smbdirectd_status.h"
+#include "proto/smbdirect_proto.h"
 
-char *smbdirectd_counters_string(TALLOC_CTX *mem_ctx,
-				 const struct smbdirectd_counters *c)
+/*
+ * One line per live connection, from what the connections publish
+ * (struct smbdirectd_conn_status).
+ */
+static char *status_conn_lines(struct smbdirectd_ctx *ctx,
+			       TALLOC_CTX *mem_ctx,
+			       char *text)
 {
-	return talloc_asprintf(
-		mem_ctx,
-		"pdus_to_smbd=%" PRIu64 " bytes_to_smbd=%" PRIu64
-		" pdus_to_client=%" PRIu64 " bytes_to_client=%" PRIu64
-		" rdma_sends=%" PRIu64 " rdma_recvs=%" PRIu64
-		" errors=%" PRIu64 " offload_write_ops=%" PRIu64
-		" offload_write_bytes=%" PRIu64 " offload_read_ops=%" PRIu64
-		" offload_read_bytes=%" PRIu64 " offload_failures=%" PRIu64
-		" zero_copy_write_ops=%" PRIu64
-		" zero_copy_write_bytes=%" PRIu64
-		" zero_copy_read_ops=%" PRIu64 " zero_copy_read_bytes=%" PRIu64,
-		c->pdus_to_smbd,
-		c->bytes_to_smbd,
-		c->pdus_to_client,
-		c->bytes_to_client,
-		c->rdma_sends,
-		c->rdma_recvs,
-		c->errors,
-		c->offload_write_ops,
-		c->offload_write_bytes,
-		c->offload_read_ops,
-		c->offload_read_bytes,
-		c->offload_failures,
-		c->zero_copy_write_ops,
-		c->zero_copy_write_bytes,
-		c->zero_copy_read_ops,
-		c->zero_copy_read_bytes);
+	const struct smbdirectd_conn_status *cs = NULL;
+
+	for (cs = ctx->conn_status; cs != NULL && text != NULL;
+	     cs = cs->next) {
+		const struct smbdirect_proto *p = cs->proto;
+
+		text = talloc_asprintf_append(
+			text,
+			"conn id=%" PRIu64 " peer=%s smbd_port=%u smbd_pid=%d "
+			"state=%s zero_copy=%s "
+			"max_send=%u max_receive=%u max_read_write=%u "
+			"send_credits=%u receive_credits=%u %s\n",
+			cs->id,
+			cs->peer,
+			cs->smbd_port,
+			(int)cs->smbd_pid,
+			cs->state,
+			cs->zero_copy ? "attached" : "no",
+			p != NULL ? p->max_send_size : 0,
+			p != NULL ? p->max_receive_size : 0,
+			p != NULL ? p->max_read_write_size : 0,
+			p != NULL ? p->credits.send_credits : 0,
+			p != NULL ? p->credits.recv_granted : 0,
+			smbdirectd_counters_string(mem_ctx, cs->counters));
+	}
+	return text;
 }
 
 void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 {
 	TALLOC_CTX *frame = talloc_stackframe();
 	struct smbdirectd_counters all = ctx->totals;
+	const struct smbdirectd_conn_status *cs = NULL;
 	char *text = NULL;
 	char *path = NULL;
 	char *tmp = NULL;
 	int fd;
 
-	smbdirectd_conn_sum_counters(ctx, &all);
+	/* the closed connections' totals and the live ones' counters */
+	for (cs = ctx->conn_status; cs != NULL; cs = cs->next) {
+		smbdirectd_counters_add(&all, cs->counters);
+	}
 	text = talloc_asprintf(
 		frame,
 		"daemon pid=%d connections=%u accepted=%" PRIu64
 		" refused=%" PRIu64 " pool_bytes=%zu pool_in_use=%zu"
-		" pool_waiters=%zu pool_waits=%" PRIu64 " %s\n",
+		" pool_waiters=%zu pool_waits=%" PRIu64 " listen=%s %s\n",
 		(int)getpid(),
 		ctx->num_conns,
 		ctx->accepted,
@@ -71,8 +80,9 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 		ctx->pool != NULL ? smbdirectd_pool_in_use(ctx->pool) : 0,
 		ctx->pool != NULL ? smbdirectd_pool_waiters(ctx->pool) : 0,
 		ctx->pool != NULL ? smbdirectd_pool_waits(ctx->pool) : 0,
+		smbdirectd_listen_describe(frame, ctx),
 		smbdirectd_counters_string(frame, &all));
-	text = smbdirectd_conn_status_lines(ctx, frame, text);
+	text = status_conn_lines(ctx, frame, text);
 	path = talloc_asprintf(frame, "%s/%s", lp_pid_directory(),
 			       SMBDIRECTD_STATUS_FILE);
 	tmp = talloc_asprintf(frame, "%s.tmp", path);
@@ -226,13 +236,15 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	if (strcmp(kind, "daemon") == 0) {
 		printf("smbdirectd pid %s: %s connection(s) open, %s accepted, "
 		       "%s refused; offload pool %.0f of %.0f MiB in use, %s "
-		       "waiting (%s waits so far)\n",
+		       "waiting (%s waits so far)\n"
+		       "  listening (rdma_cm address:port): %s\n",
 		       kv_get(k, n, "pid"), kv_get(k, n, "connections"),
 		       kv_get(k, n, "accepted"), kv_get(k, n, "refused"),
 		       mib(kv_get(k, n, "pool_in_use")),
 		       mib(kv_get(k, n, "pool_bytes")),
 		       kv_get(k, n, "pool_waiters"),
-		       kv_get(k, n, "pool_waits"));
+		       kv_get(k, n, "pool_waits"),
+		       kv_get(k, n, "listen"));
 	} else {
 		printf("connection %s from %s: %s, smbd pid %s (via "
 		       "127.0.0.1:%s)\n"
@@ -250,6 +262,8 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	       "MiB, failures %s\n"
 	       "  of which zero copy (vfs_smbdirect moved file <-> pool): "
 	       "WRITE %s ops / %.1f MiB, READ %s ops / %.1f MiB\n"
+	       "  signed: %s requests verified and signed again, %s "
+	       "refused\n"
 	       "  relayed: %s PDUs / %.1f MiB to smbd, %s PDUs / %.1f MiB to "
 	       "clients; errors %s\n",
 	       kv_get(k, n, "offload_write_ops"),
@@ -261,6 +275,8 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	       mib(kv_get(k, n, "zero_copy_write_bytes")),
 	       kv_get(k, n, "zero_copy_read_ops"),
 	       mib(kv_get(k, n, "zero_copy_read_bytes")),
+	       kv_get(k, n, "signed_offload_ops"),
+	       kv_get(k, n, "signature_refused"),
 	       kv_get(k, n, "pdus_to_smbd"), mib(kv_get(k, n, "bytes_to_smbd")),
 	       kv_get(k, n, "pdus_to_client"),
 	       mib(kv_get(k, n, "bytes_to_client")), kv_get(k, n, "errors"));

@@ -12,7 +12,7 @@
 #ifndef _SMBDIRECTD_STATUS_H_
 #define _SMBDIRECTD_STATUS_H_
 
-#include "smbdirectd.h"
+#include "smbdirectd_ctx.h"
 
 #define SMBDIRECTD_STATUS_FILE "smbdirectd.status"
 #define SMBDIRECTD_STATUS_INTERVAL_SEC 1
@@ -35,9 +35,5 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx);
  * [{...}, ...]}. Returns the exit code (1: not running).
  */
 int smbdirectd_status_print(bool json);
-
-/* "key=value" pairs of a set of counters, for the status file and logs. */
-char *smbdirectd_counters_string(TALLOC_CTX *mem_ctx,
-				 const struct smbdirectd_counters *c);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * smbdirectd: state shared by the listener and the connections
+ * smbdirectd: state shared by the listener and the connections (the
+ * daemon's context; structures only, so that every layer may include it)
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -9,12 +10,13 @@
  * (at your option) any later version.
  */
 
-#ifndef _SMBDIRECTD_H_
-#define _SMBDIRECTD_H_
+#ifndef _SMBDIRECTD_CTX_H_
+#define _SMBDIRECTD_CTX_H_
 
 #include "replace.h"
 #include <talloc.h>
 #include <tevent.h>
+#include "smbdirectd_counters.h"
 
 struct smbdirectd_config;
 struct smbdirectd_listener;
@@ -23,33 +25,26 @@ struct smbdirectd_dev;
 struct smbdirectd_pool;
 struct smbdirectd_zc_listener;
 
-/* Bytes and messages moved, per connection and for the whole daemon. */
-struct smbdirectd_counters {
-	uint64_t pdus_to_smbd;
-	uint64_t bytes_to_smbd;
-	uint64_t pdus_to_client;
-	uint64_t bytes_to_client;
-	uint64_t rdma_sends;
-	uint64_t rdma_recvs;
-	uint64_t errors;
+struct smbdirect_proto;
 
-	/* SMB2 WRITE whose data came by RDMA READ from the client */
-	uint64_t offload_write_ops;
-	uint64_t offload_write_bytes;
-	/* SMB2 READ whose data went by RDMA WRITE to the client */
-	uint64_t offload_read_ops;
-	uint64_t offload_read_bytes;
-	/* offloaded requests that failed (RDMA error, bad descriptors) */
-	uint64_t offload_failures;
-	/*
-	 * Of the offloaded ones: those vfs_smbdirect moved between the file
-	 * and the pool itself (the zero-copy link); the rest were copied
-	 * through the loopback connection and smbd.
-	 */
-	uint64_t zero_copy_write_ops;
-	uint64_t zero_copy_write_bytes;
-	uint64_t zero_copy_read_ops;
-	uint64_t zero_copy_read_bytes;
+/*
+ * A live connection as the status file shows it. The connection
+ * publishes it on ctx->conn_status for as long as it lives: the
+ * counters and the [MS-SMBD] sizes and credits it points to are the
+ * connection's own, the rest the connection sets where it changes.
+ * smbdirectd_status.c only reads the list, so that the status file
+ * needs no function of the connections.
+ */
+struct smbdirectd_conn_status {
+	struct smbdirectd_conn_status *prev, *next;
+	uint64_t id;
+	const char *peer;
+	uint16_t smbd_port; /* our end of the loopback connection */
+	pid_t smbd_pid;
+	const char *state;
+	bool zero_copy; /* vfs_smbdirect attached */
+	const struct smbdirect_proto *proto; /* NULL until created */
+	const struct smbdirectd_counters *counters;
 };
 
 struct smbdirectd_ctx {
@@ -61,6 +56,8 @@ struct smbdirectd_ctx {
 
 	struct smbdirectd_conn *conns; /* DLIST */
 	uint32_t num_conns;
+	/* what the live connections publish for the status file (DLIST) */
+	struct smbdirectd_conn_status *conn_status;
 	uint64_t next_conn_id;
 
 	/* Connections ever accepted and refused, and closed ones' sums. */
@@ -78,8 +75,5 @@ struct smbdirectd_ctx {
 	/* The control socket of the zero-copy link (smbdirectd_zerocopy.c) */
 	struct smbdirectd_zc_listener *zc_listener;
 };
-
-void smbdirectd_counters_add(struct smbdirectd_counters *sum,
-			     const struct smbdirectd_counters *c);
 
 #endif

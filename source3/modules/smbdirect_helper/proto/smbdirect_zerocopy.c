@@ -99,12 +99,29 @@ bool smbdirect_zc_write_key_busy(const struct smbdirect_zc_table *t,
 	return false;
 }
 
-void smbdirect_zc_retire(struct smbdirect_zc_table *t, int idx)
+bool smbdirect_zc_retire(struct smbdirect_zc_table *t, int idx)
 {
+	struct smbdirect_zc_entry *s = NULL;
+	uint32_t state;
+
 	if (!zc_index_ok(t, idx)) {
-		return;
+		return true;
 	}
-	zc_store(&t->entries[idx], SMBDIRECT_ZC_FREE);
+	s = &t->entries[idx];
+	state = zc_load(s);
+	while (state != SMBDIRECT_ZC_FREE) {
+		if (state == SMBDIRECT_ZC_CLAIMED) {
+			return false;
+		}
+		/* a module claiming at this moment either wins or fails */
+		if (__atomic_compare_exchange_n(&s->state, &state,
+						SMBDIRECT_ZC_FREE, false,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			break;
+		}
+	}
+	return true;
 }
 
 bool smbdirect_zc_table_valid(const struct smbdirect_zc_table *t,
@@ -172,6 +189,39 @@ int smbdirect_zc_claim_read(struct smbdirect_zc_table *t,
 	return -1;
 }
 
+int smbdirect_zc_claim(struct smbdirect_zc_table *t,
+		       uint32_t op,
+		       uint64_t message_id,
+		       uint64_t file_id_persistent,
+		       uint64_t file_id_volatile,
+		       uint64_t offset,
+		       uint32_t count)
+{
+	uint32_t i;
+
+	if (op != SMBDIRECT_ZC_OP_READ && op != SMBDIRECT_ZC_OP_WRITE) {
+		return -1;
+	}
+	for (i = 0; i < SMBDIRECT_ZC_ENTRIES; i++) {
+		struct smbdirect_zc_entry *s = &t->entries[i];
+
+		if (zc_load(s) != SMBDIRECT_ZC_PUBLISHED) {
+			continue;
+		}
+		if (s->op != op || s->message_id != message_id) {
+			continue;
+		}
+		if (!zc_same_file(s, file_id_persistent, file_id_volatile) ||
+		    s->offset != offset || count > s->length ||
+		    (op == SMBDIRECT_ZC_OP_WRITE && count != s->length) ||
+		    !zc_slot_ok(t, s)) {
+			return -1;
+		}
+		return zc_claim(s) ? (int)i : -1;
+	}
+	return -1;
+}
+
 int smbdirect_zc_claim_write(struct smbdirect_zc_table *t,
 			     uint64_t file_id_persistent,
 			     uint64_t file_id_volatile,
@@ -212,6 +262,16 @@ void smbdirect_zc_finish(struct smbdirect_zc_table *t, int idx,
 	}
 	t->entries[idx].result = result;
 	zc_store(&t->entries[idx], SMBDIRECT_ZC_DONE);
+}
+
+void smbdirect_zc_finish_relayed(struct smbdirect_zc_table *t, int idx,
+				 uint32_t result)
+{
+	if (!zc_index_ok(t, idx)) {
+		return;
+	}
+	t->entries[idx].result = result;
+	zc_store(&t->entries[idx], SMBDIRECT_ZC_DONE_RELAYED);
 }
 
 void smbdirect_zc_decline(struct smbdirect_zc_table *t, int idx)

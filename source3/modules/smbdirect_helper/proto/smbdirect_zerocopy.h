@@ -37,6 +37,18 @@
  *    without copying them (MSG_TRUNC). smbdirectd never publishes two
  *    WRITEs with the same key at once, so the claim is unambiguous.
  *
+ * 3a. Asynchronous READ and WRITE (smbd's defaults: "aio read size" and
+ *    "aio write size" 1, no sendfile, no recvfile). smbd hands the
+ *    request to SMB_VFS_PREAD_SEND / PWRITE_SEND. The module claims the
+ *    entry by MessageId and the whole key (FileId, offset, length:
+ *    smbdirect_zc_claim()), and a forked helper process preads into or
+ *    pwrites from the slot directly (it maps the pool too). smbd's own
+ *    buffer is not touched: for a WRITE it holds the payload copy smbd
+ *    read from the socket, which is not written; for a READ smbd sends
+ *    its buffer's (unused) bytes after the header, and the module marks
+ *    the entry DONE_RELAYED: smbdirectd drops those bytes unread
+ *    (MSG_TRUNC) and RDMA-writes the slot.
+ *
  * 4. Retire. When smbd's response to the request arrives, smbdirectd
  *    frees the entry. An entry nobody claimed (module not loaded on that
  *    share, sendfile off, a signed request, an error before the I/O)
@@ -46,8 +58,21 @@
  *
  * Concurrency: smbdirectd alone moves an entry FREE -> PUBLISHED (after
  * filling it in) and back to FREE; the module alone moves PUBLISHED ->
- * CLAIMED (compare-and-swap) -> DONE or DECLINED. State changes are
- * release stores, state reads acquire loads.
+ * CLAIMED (compare-and-swap) -> DONE, DONE_RELAYED or DECLINED. State
+ * changes are release stores, state reads acquire loads. Retiring is a
+ * compare-and-swap too: an entry smbdirectd takes back while PUBLISHED
+ * can no longer be claimed, and one that is CLAIMED cannot be retired.
+ *
+ * The slot of a CLAIMED entry belongs to the module: smbdirectd never
+ * reuses it, even after smbd's response or the end of the connection,
+ * until the entry leaves CLAIMED or every process that may map the pool
+ * through this link is gone. The module leaves CLAIMED only once no
+ * process of its own can still touch the slot (its helper answered, or
+ * was seen to exit: a process unmaps its memory before its descriptors
+ * close). The guard tells smbdirectd about the second case: the attach
+ * request carries the read end of a pipe whose write end smbd and each
+ * helper that maps the pool keep open; end of file on it means none of
+ * them runs any more.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -66,7 +91,7 @@
 
 /* Change the version with any change to the layouts below. */
 #define SMBDIRECT_ZC_MAGIC 0x5a43424dU /* "MBCZ" */
-#define SMBDIRECT_ZC_VERSION 1
+#define SMBDIRECT_ZC_VERSION 2
 
 /* Entries per connection: enough for the credits cifs.ko and Windows use. */
 #define SMBDIRECT_ZC_ENTRIES 256
@@ -84,6 +109,8 @@ enum smbdirect_zc_state {
 	SMBDIRECT_ZC_CLAIMED = 2,
 	SMBDIRECT_ZC_DONE = 3,
 	SMBDIRECT_ZC_DECLINED = 4,
+	/* DONE, and smbd relays result bytes of its own after the header */
+	SMBDIRECT_ZC_DONE_RELAYED = 5,
 };
 
 struct smbdirect_zc_entry {
@@ -109,7 +136,10 @@ struct smbdirect_zc_table {
 	struct smbdirect_zc_entry entries[SMBDIRECT_ZC_ENTRIES];
 };
 
-/* Attach request, module to smbdirectd, over the control socket. */
+/*
+ * Attach request, module to smbdirectd, over the control socket. It
+ * carries one descriptor (SCM_RIGHTS): the guard's read end.
+ */
 struct smbdirect_zc_attach_req {
 	uint32_t magic;
 	uint32_t version;
@@ -145,7 +175,11 @@ bool smbdirect_zc_write_key_busy(const struct smbdirect_zc_table *t,
 				 uint64_t file_id_volatile,
 				 uint64_t offset,
 				 uint32_t length);
-void smbdirect_zc_retire(struct smbdirect_zc_table *t, int idx);
+/*
+ * Take an entry back (FREE). False when it is CLAIMED: the module works
+ * on its slot, which must then stay reserved until it is not.
+ */
+bool smbdirect_zc_retire(struct smbdirect_zc_table *t, int idx);
 
 /* vfs_smbdirect's side */
 /* Is a mapped table of size bytes one this module understands? */
@@ -162,6 +196,18 @@ int smbdirect_zc_claim_read(struct smbdirect_zc_table *t,
 			    uint64_t file_id_volatile,
 			    uint64_t offset,
 			    uint32_t count);
+/*
+ * The asynchronous path: claim the published entry of op with this
+ * MessageId when FileId and offset match and count fits (a WRITE: count
+ * is the length). Returns the index, or -1.
+ */
+int smbdirect_zc_claim(struct smbdirect_zc_table *t,
+		       uint32_t op,
+		       uint64_t message_id,
+		       uint64_t file_id_persistent,
+		       uint64_t file_id_volatile,
+		       uint64_t offset,
+		       uint32_t count);
 /* Claim the oldest published WRITE with exactly this key, or -1. */
 int smbdirect_zc_claim_write(struct smbdirect_zc_table *t,
 			     uint64_t file_id_persistent,
@@ -170,6 +216,9 @@ int smbdirect_zc_claim_write(struct smbdirect_zc_table *t,
 			     uint32_t length);
 void smbdirect_zc_finish(struct smbdirect_zc_table *t, int idx,
 			 uint32_t result);
+/* A READ done, smbd relays result bytes of its own: DONE_RELAYED. */
+void smbdirect_zc_finish_relayed(struct smbdirect_zc_table *t, int idx,
+				 uint32_t result);
 void smbdirect_zc_decline(struct smbdirect_zc_table *t, int idx);
 
 /* Both: the state of an entry (acquire). */

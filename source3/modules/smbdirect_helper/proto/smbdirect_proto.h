@@ -1,6 +1,12 @@
 /*
  * SMB Direct ([MS-SMBD]) per-connection protocol state, server side.
  *
+ * The rule of proto/: nothing in this folder calls verbs, sockets or
+ * tevent, or touches a file. Bytes come in and go out through the
+ * caller's buffers, so that selftest/unit and selftest/fuzz drive every
+ * line of it without a device; anything that needs the outside world
+ * belongs to the daemon (smbdirectd_*.c, one folder up).
+ *
  * Ties together negotiate handling, validation of every received
  * message, credits, fragmentation and reassembly.  No verbs: the daemon
  * (smbdirectd) posts receives and sends; this code decides what is
