@@ -121,6 +121,7 @@ soak: build
 	@build/install-deps.sh test
 	@SMBDIRECT_SOAK_SECONDS=$(SOAK_SECONDS) \
 		SMBDIRECT_VM_TIMEOUT=$$(($(SOAK_SECONDS) + 900)) \
+		SMBDIRECT_TEST_BUDGET=$$(($(SOAK_SECONDS) + 600)) \
 		selftest/run-integration selftest/tests/test_soak.sh
 
 vm-prepare:
