@@ -68,7 +68,8 @@ PROTO_SRC := $(addprefix source3/modules/smbdirect_helper/proto/, \
 	smbdirect_pdu.c smbdirect_credits.c smbdirect_fragment.c \
 	smbdirect_proto.c)
 DAEMON_SRC := $(addprefix source3/modules/smbdirect_helper/, \
-	smbdirectd.c smbdirectd_counters.c smbdirectd_devices.c \
+	smbdirectd.c smbdirectd_counters.c smbdirectd_profile.c \
+	smbdirectd_devices.c \
 	smbdirectd_config.c smbdirectd_listen.c smbdirectd_conn.c \
 	smbdirectd_conn_close.c smbdirectd_transport.c smbdirectd_relay.c \
 	smbdirectd_offload.c smbdirectd_offload_sign.c smbdirectd_offload_zc.c \

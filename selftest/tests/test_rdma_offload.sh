@@ -141,6 +141,34 @@ assert c["state"] == "running" and c["max_read_write"] == 8388608, c'; then
 else
 	fail "smbdirectd --status --json"
 fi
+# Where the offloaded requests' time went (smbdirectd_profile, issue
+# #14): one record per offloaded WRITE (cifs.ko asks for
+# RDMA_V1_INVALIDATE, so every one has a record), at least one per
+# offloaded READ, and per request the three spans add up to the total.
+if "$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status --json |
+	python3 -c 'import json, sys
+s = json.load(sys.stdin)
+d = s["daemon"]
+prof = {(p["op"], p["span"]): p for p in s["profile"]}
+w = prof[("write", "total")]
+assert w["count"] == d["offload_write_ops"], (w, d["offload_write_ops"])
+r = prof[("read", "total")]
+assert r["count"] >= d["offload_read_ops"] > 0, (r, d["offload_read_ops"])
+for op in ("read", "write"):
+    t = prof[(op, "total")]
+    parts = [prof[(op, x)] for x in ("to_smbd", "in_smbd", "to_client")]
+    assert all(p["count"] == t["count"] for p in parts), parts
+    spans = sum(p["sum_us"] for p in parts)
+    assert abs(spans - t["sum_us"]) <= 3, (op, spans, t["sum_us"])
+    assert sum(t["hist"]) == t["count"], t
+    assert 0 < t["sum_us"] <= t["max_us"] * t["count"], t'; then
+	pass "--status --json profile: a record per offloaded request, spans add up"
+else
+	fail "--status --json profile (see the assertion above)"
+fi
+check_output "smbdirectd --status shows where the requests' time went" \
+	"^  write in_smbd +[0-9]+ requests, mean +[0-9]+ us, p50 < [0-9]+ us" \
+	"$repo/out/smbdirectd" -s "$SMBD_ENV_CONF" --status
 c=$(grep -c "is relayed to smbd" "$SMBDIRECTD_ENV_LOG")
 if [ "$c" -eq 2 ]; then
 	pass "two connections for two mounts: no reconnect"

@@ -17,6 +17,7 @@
 #include <talloc.h>
 #include <tevent.h>
 #include "smbdirectd_counters.h"
+#include "smbdirectd_profile.h"
 
 struct smbdirectd_config;
 struct smbdirectd_listener;
@@ -64,6 +65,8 @@ struct smbdirectd_ctx {
 	uint64_t accepted;
 	uint64_t refused;
 	struct smbdirectd_counters totals;
+	/* the spans of every offloaded request so far (smbdirectd_profile) */
+	struct smbdirectd_profile profile;
 
 	/*
 	 * The devices of every listening address were removed: nothing can

@@ -52,7 +52,49 @@ struct offload_rsp {
 	struct smbdirectd_smb2_read_rsp r;
 	/* a READ whose payload vfs_smbdirect put in its slot: header only */
 	struct offload_record *zc_rec;
+	struct timespec answered; /* read from smbd */
 };
+
+/*
+ * The moment each offloaded request of item goes to smbd (before the
+ * write, which may close the connection and free the records).
+ */
+static void offload_profile_relayed(struct smbdirectd_conn *conn,
+				    const struct offload_item *item)
+{
+	struct timespec now;
+	size_t i;
+
+	if (item->num_reqs == 0) {
+		return;
+	}
+	clock_gettime_mono(&now);
+	for (i = 0; i < item->num_reqs; i++) {
+		struct offload_record *rec =
+			offload_find_record(conn, item->reqs[i].message_id);
+
+		if (rec != NULL) {
+			rec->prof.relayed = now;
+		}
+	}
+}
+
+/* rec's response is about to be queued: its spans go into the profile. */
+static void offload_profile_done(struct smbdirectd_conn *conn,
+				 const struct offload_rsp *rsp,
+				 struct offload_record *rec)
+{
+	struct timespec now;
+
+	rec->prof.answered = rsp->answered;
+	clock_gettime_mono(&now);
+	smbdirectd_profile_request_done(&conn->ctx->profile,
+					rec->command == SMB2_OP_READ
+						? SMBDIRECTD_PROFILE_READ
+						: SMBDIRECTD_PROFILE_WRITE,
+					&rec->prof,
+					&now);
+}
 
 /* ------------------------------------------------------------------ */
 /* client to smbd                                                      */
@@ -72,6 +114,7 @@ void offload_flush(struct smbdirectd_conn *conn)
 			return; /* flushed again when that WRITE is answered */
 		}
 		offload_zc_publish_write(conn, item);
+		offload_profile_relayed(conn, item);
 		DLIST_REMOVE(conn->to_smbd, item);
 		if (item->payload != NULL) {
 			/* not published: it lives until it is written */
@@ -264,6 +307,7 @@ void offload_request(struct smbdirectd_conn *conn, uint8_t *pdu, size_t len)
 	item->conn = conn;
 	item->pdu = talloc_move(item, &pdu);
 	item->len = len;
+	clock_gettime_mono(&item->received);
 	DLIST_ADD_END(conn->to_smbd, item);
 
 	ret = smbdirectd_smb2_parse_rdma(item,
@@ -432,6 +476,7 @@ static void offload_rsp_payload_posted(struct offload_rw *rw)
 	conn->counters.offload_read_ops += 1;
 	conn->counters.offload_read_bytes += rsp->r.data_len;
 
+	offload_profile_done(conn, rsp, rec);
 	DLIST_REMOVE(conn->records, rec);
 	TALLOC_FREE(rec);
 	rsp->rec = NULL;
@@ -570,6 +615,7 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 			if (was_zc_write) {
 				offload_zc_count_write(conn, rec);
 			}
+			offload_profile_done(conn, rsp, rec);
 			DLIST_REMOVE(conn->records, rec);
 			TALLOC_FREE(rec);
 			if (was_zc_write) {
@@ -633,6 +679,7 @@ void offload_response(struct smbdirectd_conn *conn,
 	rsp->pdu = talloc_move(rsp, &pdu);
 	rsp->len = len;
 	rsp->zc_rec = zc_rec;
+	clock_gettime_mono(&rsp->answered);
 	conn->rsp = rsp;
 	offload_rsp_continue(conn);
 }

@@ -16,6 +16,7 @@
 
 #include "smbdirectd_ctx.h"
 #include "smbdirectd_smb2.h"
+#include "smbdirectd_profile.h"
 
 struct offload_rw;
 struct smbdirectd_pool_chunk;
@@ -45,6 +46,7 @@ struct offload_item {
 	bool zc_candidate; /* vfs_smbdirect may claim it */
 	/* signed elements verified: sign the rewritten PDU again */
 	bool resign;
+	struct timespec received;
 };
 
 /* An offloaded request whose response smbd has not sent yet. */
@@ -63,6 +65,8 @@ struct offload_record {
 	struct smbdirectd_conn *conn;
 	int zc_idx;
 	struct smbdirectd_pool_chunk *zc_chunk;
+	/* received (at offload_add_record), relayed, answered */
+	struct smbdirectd_profile_stamps prof;
 };
 
 #endif

@@ -99,6 +99,7 @@ struct offload_record *offload_add_record(
 	}
 	rec->conn = conn;
 	rec->zc_idx = -1;
+	clock_gettime_mono(&rec->prof.received);
 	rec->message_id = req->message_id;
 	rec->command = req->command;
 	rec->channel = req->channel;
@@ -235,6 +236,7 @@ void offload_zc_publish_write(struct smbdirectd_conn *conn,
 		if (rec == NULL) {
 			return;
 		}
+		rec->prof.received = item->received;
 	}
 	if (offload_zc_publish(conn, rec, req, item->payload)) {
 		item->payload = NULL; /* the record owns it now */

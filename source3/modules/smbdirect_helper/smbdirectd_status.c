@@ -83,6 +83,11 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 		smbdirectd_listen_describe(frame, ctx),
 		smbdirectd_counters_string(frame, &all));
 	text = status_conn_lines(ctx, frame, text);
+	if (text != NULL) {
+		char *prof = smbdirectd_profile_lines(frame, &ctx->profile);
+
+		text = prof != NULL ? talloc_strdup_append(text, prof) : NULL;
+	}
 	path = talloc_asprintf(frame, "%s/%s", lp_pid_directory(),
 			       SMBDIRECTD_STATUS_FILE);
 	tmp = talloc_asprintf(frame, "%s.tmp", path);
@@ -215,7 +220,11 @@ static void print_json_object(const struct status_kv *kvs, size_t n)
 	printf("{");
 	for (i = 0; i < n; i++) {
 		/* values never hold quotes or backslashes: addresses, words */
-		if (is_number(kvs[i].value)) {
+		if (strcmp(kvs[i].key, "hist") == 0) {
+			/* a profile histogram: "n,n,..." counts */
+			printf("%s\"%s\": [%s]", i ? ", " : "", kvs[i].key,
+			       kvs[i].value);
+		} else if (is_number(kvs[i].value)) {
 			printf("%s\"%s\": %s", i ? ", " : "", kvs[i].key,
 			       kvs[i].value);
 		} else {
@@ -282,6 +291,59 @@ static void print_human(const char *kind, const struct status_kv *k, size_t n)
 	       mib(kv_get(k, n, "bytes_to_client")), kv_get(k, n, "errors"));
 }
 
+/* One "profile" line: a span of the offloaded requests, in us. */
+static void print_profile_human(const struct status_kv *k, size_t n)
+{
+	const char *hist = kv_get(k, n, "hist");
+	double count = strtod(kv_get(k, n, "count"), NULL);
+	double sum = strtod(kv_get(k, n, "sum_us"), NULL);
+	uint64_t p50 = 0;
+	uint64_t p99 = 0;
+
+	if (count <= 0 || !smbdirectd_profile_quantile(hist, 0.5, &p50) ||
+	    !smbdirectd_profile_quantile(hist, 0.99, &p99)) {
+		return;
+	}
+	printf("  %-5s %-9s %8.0f requests, mean %8.0f us, "
+	       "p50 < %" PRIu64 " us, p99 < %" PRIu64 " us, max %s us\n",
+	       kv_get(k, n, "op"), kv_get(k, n, "span"), count, sum / count,
+	       p50, p99, kv_get(k, n, "max_us"));
+}
+
+/*
+ * The profile lines of the status file, after the daemon and its
+ * connections: a JSON array, or a table.
+ */
+static void print_profile(FILE *f, TALLOC_CTX *mem_ctx, bool json)
+{
+	char line[4096];
+	bool first = true;
+
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		struct status_kv *kvs = NULL;
+		char *kind = NULL;
+		size_t n = status_split(mem_ctx, line, &kind, &kvs);
+
+		if (kind == NULL || n == 0 || strcmp(kind, "profile") != 0) {
+			continue;
+		}
+		if (json) {
+			printf("%s", first ? "" : ", ");
+			print_json_object(kvs, n);
+		} else {
+			if (first) {
+				printf("offloaded requests since start, where "
+				       "their time went (to_smbd: received to "
+				       "relayed; in_smbd: to smbd's answer; "
+				       "to_client: to the response queued):\n");
+			}
+			print_profile_human(kvs, n);
+		}
+		first = false;
+	}
+}
+
 int smbdirectd_status_print(bool json)
 {
 	TALLOC_CTX *frame = talloc_stackframe();
@@ -308,7 +370,7 @@ int smbdirectd_status_print(bool json)
 		char *kind = NULL;
 		size_t n = status_split(frame, line, &kind, &kvs);
 
-		if (kind == NULL || n == 0) {
+		if (kind == NULL || n == 0 || strcmp(kind, "profile") == 0) {
 			continue;
 		}
 		if (strcmp(kind, "daemon") == 0) {
@@ -339,10 +401,16 @@ int smbdirectd_status_print(bool json)
 		}
 		first_conn = false;
 	}
-	fclose(f);
-	if (json) {
-		printf("%s}\n", daemon_seen ? "]" : "\"daemon\": null");
+	if (json && daemon_seen) {
+		printf("], \"profile\": [");
+		print_profile(f, frame, true);
+		printf("]}\n");
+	} else if (json) {
+		printf("\"daemon\": null}\n");
+	} else {
+		print_profile(f, frame, false);
 	}
+	fclose(f);
 	TALLOC_FREE(frame);
 	return daemon_seen ? 0 : 1;
 }
