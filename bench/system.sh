@@ -55,6 +55,10 @@ if ! server_start >"$out/start.msg" 2>&1; then
 	finish
 fi
 started=1
+if [ -n "${SMBDIRECTD_PID:-}" ]; then
+	# for bench/status-snapshot around each fio job
+	export BENCH_SMBDIRECTD_STATUS=$SAMBA_DIR/pid/smbdirectd.status
+fi
 mkdir -p "$BENCH_MNT"
 if ! r=$(server_mount 2>&1); then
 	failed "mount" "$r; dmesg: $(dmesg | tail -n 3 | paste -sd' ')"
