@@ -24,6 +24,9 @@
 #                          every read and write), page cache dropped before
 #                          each job
 #   BENCH_DELAY_MS=N       dm-delay's delay, ms (1)
+#   BENCH_STRACE=1         count smbdirectd's system calls per request
+#                          (strace -c -f during each job: slows smbdirectd,
+#                          so such a run's speeds are not for comparison)
 #   BENCH_WORKLOADS="..."  names from bench/workloads.list (all)
 #   BENCH_RESULTS=DIR      where results go (bench/results/DATE[-quick])
 #   BENCH_VM_MEM=MB        memory of the VM (2048)
@@ -45,6 +48,10 @@ bench_config() {
 	BENCH_IB_LAT_ITERS=${BENCH_IB_LAT_ITERS:-$(pick 20000 3000)}
 	BENCH_STORAGE=${BENCH_STORAGE:-tmpfs}
 	BENCH_DELAY_MS=${BENCH_DELAY_MS:-1}
+	BENCH_STRACE=${BENCH_STRACE:-0}
+	case $BENCH_STRACE in 0|1) ;;
+	*) bench_die "BENCH_STRACE must be 0 or 1, not '$BENCH_STRACE'" ;;
+	esac
 	case $BENCH_STORAGE in tmpfs|delay) ;;
 	*) bench_die "BENCH_STORAGE must be tmpfs or delay, not '$BENCH_STORAGE'" ;;
 	esac

@@ -1,10 +1,11 @@
 #!/bin/bash
 # bench/deps.sh: install the Debian packages the benchmark needs, if missing.
 # fio and perftest run inside the VM (which uses the host's /), jq builds
-# the report, gnuplot-nox draws the chart (optional: without it, no PNG).
+# the report, gnuplot-nox draws the chart (optional: without it, no PNG),
+# strace counts smbdirectd's system calls (BENCH_STRACE=1).
 set -euo pipefail
 
-need=(fio perftest jq)
+need=(fio perftest jq strace)
 want=(gnuplot-nox)
 
 installed() {

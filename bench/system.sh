@@ -58,6 +58,7 @@ started=1
 if [ -n "${SMBDIRECTD_PID:-}" ]; then
 	# for bench/status-snapshot around each fio job
 	export BENCH_SMBDIRECTD_STATUS=$SAMBA_DIR/pid/smbdirectd.status
+	export BENCH_SMBDIRECTD_PID=$SMBDIRECTD_PID
 fi
 mkdir -p "$BENCH_MNT"
 if ! r=$(server_mount 2>&1); then
