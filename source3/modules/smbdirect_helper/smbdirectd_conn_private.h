@@ -74,6 +74,9 @@ struct out_pdu {
 	uint32_t invalidate_rkey;
 };
 
+/* Send-queue work requests posted together at most (one doorbell). */
+#define SQ_BATCH_MAX 32
+
 struct smbdirectd_conn {
 	struct smbdirectd_conn *prev, *next;
 	struct smbdirectd_ctx *ctx;
@@ -92,6 +95,15 @@ struct smbdirectd_conn {
 	struct buf_array recv;
 	struct buf_array send;
 	bool close_after_send; /* negotiate rejected: send, then close */
+	/*
+	 * Send-queue work requests gathered while an event is handled, for
+	 * one ibv_post_send after it (conn_post_send_wr()): sq_wrs[0..sq_n)
+	 * linked in order, each with its one SGE in sq_sges.
+	 */
+	struct ibv_send_wr sq_wrs[SQ_BATCH_MAX];
+	struct ibv_sge sq_sges[SQ_BATCH_MAX];
+	size_t sq_n;
+	struct tevent_immediate *sq_flush;
 
 	/*
 	 * The negotiate request can complete before rdma_cm reports

@@ -34,7 +34,10 @@ enum smbdirectd_profile_span {
 	SMBDIRECTD_PROFILE_TO_SMBD,
 	/* relayed -> answer read: smbd, vfs_smbdirect, its helpers, file */
 	SMBDIRECTD_PROFILE_IN_SMBD,
-	/* answer read -> response queued: a READ's RDMA WRITE, rewriting */
+	/*
+	 * answer read -> response queued: rewriting, a READ's RDMA WRITE
+	 * queued (conn_post_send_wr() posts both after the handler)
+	 */
 	SMBDIRECTD_PROFILE_TO_CLIENT,
 	/* received -> response queued */
 	SMBDIRECTD_PROFILE_TOTAL,

@@ -25,6 +25,7 @@
 #include "smbdirectd_dev.h"
 #include "smbdirectd_pool.h"
 #include "smbdirectd_rdma_rw.h"
+#include "smbdirectd_transport.h"
 
 static void offload_rw_kick(struct smbdirectd_conn *conn);
 
@@ -89,10 +90,8 @@ static bool offload_rw_post_some(struct offload_rw *rw)
 	while (rw->next_pos < rw->len) {
 		const struct smbdirect_buffer_desc_v1 *d = NULL;
 		struct ibv_send_wr wr = {0};
-		struct ibv_send_wr *bad = NULL;
 		struct ibv_sge sge;
 		size_t n;
-		int ret;
 
 		if (conn->rw_wrs_in_flight >= RW_MAX_WRS) {
 			return true;
@@ -119,13 +118,8 @@ static bool offload_rw_post_some(struct offload_rw *rw)
 		wr.send_flags = IBV_SEND_SIGNALED;
 		wr.wr.rdma.remote_addr = d->offset;
 		wr.wr.rdma.rkey = d->token;
-		ret = ibv_post_send(conn->cm_id->qp, &wr, &bad);
-		if (ret != 0) {
-			conn->counters.offload_failures += 1;
-			conn_close(conn, "offload: posting RDMA %s failed: %s",
-				   rw->is_read ? "READ" : "WRITE",
-				   strerror(ret));
-			return false;
+		if (!conn_post_send_wr(conn, &wr)) {
+			return false; /* closing */
 		}
 		conn->rw_wrs_in_flight += 1;
 		if (rw->is_read) {

@@ -33,6 +33,7 @@
 #include "smbdirectd_zerocopy.h"
 
 #include <dirent.h>
+#include <netinet/tcp.h>
 
 static void conn_smbd_connected(struct tevent_req *subreq);
 
@@ -116,6 +117,26 @@ static int conn_find_tcp_socket(uint16_t local_port, uint16_t peer_port)
 	return found;
 }
 
+/*
+ * Every relayed PDU is one writev. With Nagle's algorithm a small request
+ * written while the previous one is not yet acknowledged waits for that
+ * ACK, which smbd may delay: requests in flight would queue behind each
+ * other on the loopback hop. smbd sets TCP_NODELAY on its side (its
+ * "socket options" default) for the same reason.
+ */
+static void conn_smbd_nodelay(struct smbdirectd_conn *conn)
+{
+	int one = 1;
+
+	if (setsockopt(conn->smbd_fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		       sizeof(one)) != 0) {
+		DBG_NOTICE("connection %" PRIu64 ": TCP_NODELAY on the "
+			   "connection to smbd: %s\n",
+			   conn->id,
+			   strerror(errno));
+	}
+}
+
 static void conn_smbd_connected(struct tevent_req *subreq)
 {
 	struct smbdirectd_conn *conn =
@@ -154,6 +175,8 @@ static void conn_smbd_connected(struct tevent_req *subreq)
 			   "the connection to smbd: relayed READ payloads of "
 			   "zero-copy READs are read and dropped\n",
 			   conn->id);
+	} else {
+		conn_smbd_nodelay(conn);
 	}
 	conn->smbd_queue = tevent_queue_create(conn, "to smbd");
 	if (conn->smbd_queue == NULL) {

@@ -8,9 +8,11 @@
  * of send buffers. This file sets them up and frees them, posts the
  * receives and the sends, and sends the PDUs smbd answered (queued
  * here) as far as [MS-SMBD]'s credits allow (smbdirect_proto decides).
- * The RDMA READs and WRITEs of the offload are posted by
- * smbdirectd_rdma_rw.c; the completions are dispatched by
- * smbdirectd_conn.c.
+ * The RDMA READs and WRITEs of the offload are built by
+ * smbdirectd_rdma_rw.c; every send-queue work request, theirs and the
+ * SENDs, goes through conn_post_send_wr(), which posts what an event
+ * handler queued in one call when it returns. The completions are
+ * dispatched by smbdirectd_conn.c.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
  *
@@ -93,6 +95,11 @@ bool smbdirectd_transport_setup(struct smbdirectd_conn *conn,
 
 	conn->dev = smbdirectd_dev_get(conn->ctx, conn->cm_id->verbs);
 	if (conn->dev == NULL) {
+		return false;
+	}
+	conn->sq_flush = tevent_create_immediate(conn);
+	if (conn->sq_flush == NULL) {
+		DBG_ERR("%s: out of memory\n", conn->peer);
 		return false;
 	}
 	conn->comp_ch = ibv_create_comp_channel(conn->cm_id->verbs);
@@ -221,15 +228,78 @@ bool conn_post_recvs(struct smbdirectd_conn *conn)
 	return true;
 }
 
+static bool conn_sq_open(const struct smbdirectd_conn *conn)
+{
+	return conn->state != CONN_CLOSING && conn->state != CONN_DONE;
+}
+
+static void conn_flush_send_wrs(struct smbdirectd_conn *conn)
+{
+	struct ibv_send_wr *bad = NULL;
+	size_t n = conn->sq_n;
+	int ret;
+
+	conn->sq_n = 0;
+	if (n == 0 || !conn_sq_open(conn)) {
+		return; /* closing: the queue pair is flushed anyway */
+	}
+	ret = ibv_post_send(conn->cm_id->qp, &conn->sq_wrs[0], &bad);
+	if (ret != 0) {
+		conn->counters.errors += 1;
+		conn_close(conn,
+			   "ibv_post_send of %zu work request(s) failed at "
+			   "number %zu: %s",
+			   n,
+			   bad != NULL ? (size_t)(bad - conn->sq_wrs) + 1 : 0,
+			   strerror(ret));
+	}
+}
+
+static void conn_sq_flush_handler(struct tevent_context *ev,
+				  struct tevent_immediate *im,
+				  void *private_data)
+{
+	struct smbdirectd_conn *conn = talloc_get_type_abort(
+		private_data, struct smbdirectd_conn);
+
+	conn_flush_send_wrs(conn);
+}
+
+bool conn_post_send_wr(struct smbdirectd_conn *conn,
+		       const struct ibv_send_wr *wr)
+{
+	size_t i;
+
+	if (conn->sq_n == SQ_BATCH_MAX) {
+		conn_flush_send_wrs(conn);
+	}
+	if (!conn_sq_open(conn)) {
+		return false;
+	}
+	SMB_ASSERT(wr->num_sge == 1);
+	i = conn->sq_n++;
+	conn->sq_wrs[i] = *wr;
+	conn->sq_sges[i] = wr->sg_list[0];
+	conn->sq_wrs[i].sg_list = &conn->sq_sges[i];
+	conn->sq_wrs[i].next = NULL;
+	if (i > 0) {
+		conn->sq_wrs[i - 1].next = &conn->sq_wrs[i];
+		return true;
+	}
+	tevent_schedule_immediate(conn->sq_flush,
+				  conn->ctx->ev,
+				  conn_sq_flush_handler,
+				  conn);
+	return true;
+}
+
 static bool post_send(struct smbdirectd_conn *conn,
 		      uint32_t idx,
 		      size_t len,
 		      const struct out_pdu *inv)
 {
 	struct ibv_send_wr wr = {0};
-	struct ibv_send_wr *bad = NULL;
 	struct ibv_sge sge;
-	int ret;
 
 	sge.addr = (uintptr_t)buf_ptr(&conn->send, idx);
 	sge.length = len;
@@ -256,10 +326,8 @@ static bool post_send(struct smbdirectd_conn *conn,
 			  conn->id,
 			  inv->invalidate_rkey);
 	}
-	ret = ibv_post_send(conn->cm_id->qp, &wr, &bad);
-	if (ret != 0) {
+	if (!conn_post_send_wr(conn, &wr)) {
 		buf_put(&conn->send, idx);
-		conn_close(conn, "ibv_post_send failed: %s", strerror(ret));
 		return false;
 	}
 	conn->counters.rdma_sends += 1;

@@ -59,6 +59,17 @@ bool conn_post_recvs(struct smbdirectd_conn *conn);
  * Send len bytes of data from send buffer idx as they are: the
  * negotiate response, which is outside the data transfer format.
  */
+/*
+ * Queue one send-queue work request with one SGE (copied; the caller's may
+ * go). What is queued while an event is handled goes to the queue pair in
+ * one ibv_post_send, in the order queued, once the handler is done: one
+ * doorbell, with rxe and siw one system call, for a READ's RDMA WRITEs
+ * and its response's SEND, or for the responses of a whole CQ poll. False
+ * if the connection is closing.
+ */
+bool conn_post_send_wr(struct smbdirectd_conn *conn,
+		       const struct ibv_send_wr *wr);
+
 bool conn_send_raw(struct smbdirectd_conn *conn,
 		   uint32_t idx,
 		   const uint8_t *data,
