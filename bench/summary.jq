@@ -76,7 +76,7 @@ def gib: 1073741824;
 		or .["ours/ours-copy"] != null or .["ours/ours-sendfile"] != null))) as $ratios
 | ($offload | tsv | map(if length == 3 then [.[0], "ours"] + .[1:] else . end)	# before ours-copy: rep key value
 	| group_by([.[0], .[1]]) | map({rep: (.[0][0] | tonumber), system: .[0][1]} +
-	(map({key: .[2], value: (.[3] | tonumber? // .[3])}) | from_entries))) as $off
+	(map({key: .[2], value: (.[3] as $v | ($v | tonumber? // $v))}) | from_entries))) as $off
 # The zero-copy link: ours against ours-copy, which differ only in
 # "smbdirect:zero copy = no".  That comparison means something only if ours
 # really moved its offloaded payloads by zero copy and ours-copy never did:
