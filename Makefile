@@ -6,6 +6,8 @@
 #   make check        unit tests on the host + integration tests in the VM
 #   make demo         build, boot the Soft-RoCE VM, show real traffic
 #   make soak         long soak in the VM (SOAK_SECONDS=600)
+#   make bench        benchmarks in the VM (bench/); make profile: where
+#                     an offloaded request's time goes
 #   make install      module, daemon, man pages, systemd unit (DESTDIR)
 #   make deb          the Debian package samba-vfs-smbdirect in out/deb/
 
@@ -189,3 +191,18 @@ bench: build
 .PHONY: bench-module
 bench-module: build
 	@bench/module-run
+
+# Where the time of an offloaded request goes (issue #14): a quick bench
+# of ksmbd and ours, then smbdirectd's per-request spans and CPU
+# (bench/profile-report); PROFILE_STRACE=1 adds a second run of ours
+# under strace for system calls per request.
+PROFILE_STRACE ?= 0
+.PHONY: profile
+profile: build
+	@d=bench/results/profile-$$(date -u +%Y-%m-%d-%H%M); \
+	BENCH_QUICK=1 BENCH_SYSTEMS="ksmbd ours" BENCH_RESULTS=$$d \
+		bench/run && cat $$d/profile.txt && \
+	if [ "$(PROFILE_STRACE)" = 1 ]; then \
+		BENCH_QUICK=1 BENCH_STRACE=1 BENCH_SYSTEMS=ours \
+		BENCH_RESULTS=$$d-strace bench/run && \
+		cat $$d-strace/profile.txt; fi
