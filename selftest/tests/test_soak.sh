@@ -123,13 +123,20 @@ smbd_tree() {
 	done
 }
 
+# VmRSS of a process in KiB, or "?" (so that a sample keeps its columns:
+# once, in CI, one read of smbdirectd's /proc status came back without
+# it, the fields after it moved left and the sample counted as one
+# without 3 connections). Tried three times.
 rss_kib() {
 	local k v _
-	{
-		while read -r k v _; do
-			[ "$k" = VmRSS: ] && { echo "$v"; return; }
-		done <"/proc/$1/status"
-	} 2>/dev/null
+	for _ in 1 2 3; do
+		{
+			while read -r k v _; do
+				[ "$k" = VmRSS: ] && { echo "$v"; return; }
+			done <"/proc/$1/status"
+		} 2>/dev/null
+	done
+	echo "?"
 }
 
 nfds() {
@@ -175,7 +182,7 @@ sample() {
 	local t=$1 d=$SMBDIRECTD_ENV_PID p n=0 rss=0 fds=0 r
 	for p in $(smbd_tree); do
 		r=$(rss_kib "$p")
-		[ -n "$r" ] || continue
+		[[ $r =~ ^[0-9]+$ ]] || continue
 		n=$((n + 1))
 		rss=$((rss + r))
 		fds=$((fds + $(nfds "$p")))
@@ -294,7 +301,7 @@ col() {
 }
 # median of the values of column $1 on lines $2..$3 of the steady samples
 median() {
-	sed -n "$2,$3p" "$work/steady" | awk -v c="$1" '{ print $c }' |
+	sed -n "$2,$3p" "$work/steady" | awk -v c="$1" '$c ~ /^[0-9]+$/ { print $c }' |
 		sort -n | awk '{ v[NR] = $1 } END {
 			if (NR == 0) { print "?"; exit }
 			if (NR % 2) print v[(NR + 1) / 2]
