@@ -37,10 +37,52 @@ show_blocked_tasks() {
 	fi
 }
 
+# A test is also stuck, long before its budget, when some task has been
+# in uninterruptible sleep (D) in the same kernel function, without one
+# context switch, for SMBDIRECT_TEST_STUCK seconds (default 240) while
+# the test wrote nothing: a cifs.ko teardown that blocks for good shows that way, and
+# waiting out the whole budget for it cost CI its time. A D state that
+# moves on (a reconnect, I/O) or a test that still prints is not stuck.
+stuck_after=${SMBDIRECT_TEST_STUCK:-240}
+
+# d_state_tasks: "PID:WCHAN:SWITCHES" of every task in D state, one per
+# line. SWITCHES, its context switches so far, tells a task blocked for
+# good (the same count later) from one that sleeps in a loop (msleep in
+# cifs.ko's reconnect shows D too).
+d_state_tasks() {
+	local pid stat wchan sw
+	while read -r pid stat wchan; do
+		[[ $stat == *D* ]] || continue
+		sw=$(awk '/ctxt_switches/ { n += $2 } END { print n }' \
+			"/proc/$pid/status" 2>/dev/null)
+		echo "$pid:$wchan:$sw"
+	done < <(ps -eo pid=,stat=,wchan:40=)
+}
+
+# left_blocked: true when a task is in D state in the same kernel
+# function, with no context switch between, now and 10 s later (after
+# the test ended nothing of it should be; umount's own teardown gets
+# those 10 s).
+left_blocked() {
+	local -a first
+	local task
+	mapfile -t first < <(d_state_tasks)
+	[ ${#first[@]} -gt 0 ] || return 1
+	sleep 10
+	for task in $(d_state_tasks); do
+		case " ${first[*]} " in *" $task "*) return 0 ;; esac
+	done
+	return 1
+}
+
 # run_with_deadline TEST LOG: the test's output on stdout and in LOG; its
-# exit status; timed_out=1 when it ran past the budget and was stopped.
+# exit status; timed_out=1 when it ran past the budget, or was stuck in
+# the kernel, and was stopped.
 run_with_deadline() {
-	local t=$1 log=$2 pid waited=0 rc
+	local t=$1 log=$2 pid rc why= start=$SECONDS now
+	local size last_size=-1 last_growth=$SECONDS task next_sample=0 p w
+	local -A d_since=()
+	local -a seen
 	# setsid: the test, its tee and everything they start are one
 	# process group that can be killed as one.
 	# shellcheck disable=SC2016 # expanded by the inner bash
@@ -48,9 +90,36 @@ run_with_deadline() {
 		run-in-vm "$t" "$log" &
 	pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$waited" -ge "$budget" ]; then
-			echo "FAIL: $(basename "$t" .sh): still running after" \
-				"$budget s (SMBDIRECT_TEST_BUDGET): stopped" |
+		now=$SECONDS
+		if [ $((now - start)) -ge "$budget" ]; then
+			why="still running after $budget s (SMBDIRECT_TEST_BUDGET)"
+		elif [ -n "$time_left" ] && [ "$now" -ge "$time_left" ]; then
+			why="still running at SMBDIRECT_DEADLINE"
+		elif [ "$now" -ge "$next_sample" ]; then
+			next_sample=$((now + 10))
+			size=$(stat -c %s "$log" 2>/dev/null || echo 0)
+			if [ "$size" != "$last_size" ]; then
+				last_size=$size last_growth=$now
+			fi
+			mapfile -t seen < <(d_state_tasks)
+			local -A still=()
+			for task in "${seen[@]}"; do
+				still[$task]=1
+				[ -n "${d_since[$task]:-}" ] || d_since[$task]=$now
+			done
+			for task in "${!d_since[@]}"; do
+				if [ -z "${still[$task]:-}" ]; then
+					unset "d_since[$task]"
+				elif [ $((now - d_since[$task])) -ge "$stuck_after" ] &&
+					[ $((now - last_growth)) -ge "$stuck_after" ]; then
+					IFS=: read -r p w _ <<<"$task"
+					why="stuck: task $p blocked in $w for $((now - d_since[$task])) s, no output for $((now - last_growth)) s (SMBDIRECT_TEST_STUCK)"
+				fi
+			done
+			unset still
+		fi
+		if [ -n "$why" ]; then
+			echo "FAIL: $(basename "$t" .sh): $why: stopped" |
 				tee -a "$log"
 			show_blocked_tasks | tee -a "$log"
 			kill -TERM -- "-$pid" 2>/dev/null
@@ -64,7 +133,6 @@ run_with_deadline() {
 			return 1
 		fi
 		sleep 2
-		waited=$((waited + 2))
 	done
 	wait "$pid"
 	rc=$?
@@ -91,16 +159,34 @@ is_rerun() {
 }
 
 results=${SMBDIRECT_RESULTS:-/tmp}
-rm -f "$results/next-boot" "$results/tally"
+rm -f "$results/next-boot" "$results/tally" "$results/times"
 total_pass=0
 total_fail=0
 failed_tests=()
 rerun_tests=()
 tests=("$@")
 
+# SMBDIRECT_TIME_LEFT (run-integration sets it from SMBDIRECT_DEADLINE):
+# seconds this VM may use. A test is not begun when less than a test's
+# usual time is left; those left are counted as failed and named, so a
+# run that would have overrun its caller's limit ends with its summary
+# instead of being killed.
+time_left=${SMBDIRECT_TIME_LEFT:-}
+not_run=()
+
 for ((i = 0; i < ${#tests[@]}; i++)); do
 	t=${tests[i]}
 	name=$(basename "$t" .sh)
+	if [ -n "$time_left" ] && [ $((time_left - SECONDS)) -lt 180 ]; then
+		not_run=("${tests[@]:i}")
+		not_run=("${not_run[@]##*/}")
+		not_run=("${not_run[@]%.sh}")
+		echo "=== SMBDIRECT_DEADLINE: $((time_left - SECONDS)) s left," \
+			"not run: ${not_run[*]}"
+		total_fail=$((total_fail + ${#not_run[@]}))
+		failed_tests+=("${not_run[@]}")
+		break
+	fi
 	log=$results/$name.log
 	report=$results/$name.kernel
 	if is_rerun "$name"; then
@@ -130,6 +216,12 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 		dmesg | tail -n +$((oops_lines + 1)) >"$report"
 		echo "=== $name: kernel oops during the test:"
 		grep -E -A14 "BUG:|Oops:" "$report" | head -45
+	elif left_blocked; then
+		# A test that ended but left a task stuck in the kernel (its
+		# cifsd never finishing, say) spoils the VM as a hang does.
+		poisoned="a task left blocked in the kernel"
+		echo "=== $name: ended, but left a task blocked in the kernel:"
+		show_blocked_tasks | tee "$report" | head -60
 	fi
 	if [ -n "$poisoned" ] && ! is_rerun "$name" &&
 		known=$(known_kernel_bug "$report"); then
@@ -143,7 +235,7 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 		failed_tests+=("$name")
 	else
 		if [ -n "$poisoned" ]; then
-			echo "FAIL: $name: kernel oops (see above)" | tee -a "$log"
+			echo "FAIL: $name: $poisoned (see above)" | tee -a "$log"
 			total_fail=$((total_fail + 1))
 			failed_tests+=("$name")
 		fi
@@ -165,6 +257,7 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 			echo "=== $name: $line (exit $rc, $(($(date +%s) - start)) s)"
 		fi
 	fi
+	echo "$name $(($(date +%s) - start))" >>"$results/times"
 	if [ -n "$poisoned" ]; then
 		left=$((${#tests[@]} - i - 1))
 		for ((j = i + 1; j < ${#tests[@]}; j++)); do
