@@ -271,13 +271,6 @@ void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
 	conn->counters.bytes_to_smbd += len;
 }
 
-void conn_write_to_smbd(struct smbdirectd_conn *conn,
-			uint8_t *pdu,
-			size_t len)
-{
-	conn_write_to_smbd_payload(conn, pdu, len, NULL, 0);
-}
-
 static void conn_smbd_written(struct tevent_req *subreq)
 {
 	struct smbd_write *w =

@@ -31,9 +31,6 @@ void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
 				size_t len,
 				const uint8_t *payload,
 				size_t payload_len);
-void conn_write_to_smbd(struct smbdirectd_conn *conn,
-			uint8_t *pdu,
-			size_t len);
 
 /*
  * Read smbd's next PDU (not while more than RELAY_HIGH_WATER waits for
