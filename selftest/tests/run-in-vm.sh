@@ -59,22 +59,6 @@ d_state_tasks() {
 	done < <(ps -eo pid=,stat=,wchan:40=)
 }
 
-# left_blocked: true when a task is in D state in the same kernel
-# function, with no context switch between, now and 10 s later (after
-# the test ended nothing of it should be; umount's own teardown gets
-# those 10 s).
-left_blocked() {
-	local -a first
-	local task
-	mapfile -t first < <(d_state_tasks)
-	[ ${#first[@]} -gt 0 ] || return 1
-	sleep 10
-	for task in $(d_state_tasks); do
-		case " ${first[*]} " in *" $task "*) return 0 ;; esac
-	done
-	return 1
-}
-
 # run_with_deadline TEST LOG: the test's output on stdout and in LOG; its
 # exit status; timed_out=1 when it ran past the budget, or was stuck in
 # the kernel, and was stopped.
@@ -216,12 +200,6 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 		dmesg | tail -n +$((oops_lines + 1)) >"$report"
 		echo "=== $name: kernel oops during the test:"
 		grep -E -A14 "BUG:|Oops:" "$report" | head -45
-	elif left_blocked; then
-		# A test that ended but left a task stuck in the kernel (its
-		# cifsd never finishing, say) spoils the VM as a hang does.
-		poisoned="a task left blocked in the kernel"
-		echo "=== $name: ended, but left a task blocked in the kernel:"
-		show_blocked_tasks | tee "$report" | head -60
 	fi
 	if [ -n "$poisoned" ] && ! is_rerun "$name" &&
 		known=$(known_kernel_bug "$report"); then
