@@ -118,7 +118,11 @@ sleep 1.5 # the status file is rewritten every second
 w=$(smbdirectd_env_counter offload_write_bytes)
 r=$(smbdirectd_env_counter offload_read_bytes)
 f=$(smbdirectd_env_counter offload_failures)
-need=$(((256 + 64) << 20))
+# At least the files of 64 MiB and more, each way, went by RDMA.
+need=0
+for s in $SIZES; do
+	[ "$s" -lt $((64 << 20)) ] || need=$((need + s))
+done
 if [ "${w:-0}" -ge "$need" ] && [ "${r:-0}" -ge "$need" ]; then
 	pass "the offload carried the bytes: RDMA READ $w, RDMA WRITE $r"
 else
