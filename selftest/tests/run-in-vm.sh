@@ -40,9 +40,10 @@ show_blocked_tasks() {
 # A test is also stuck, long before its budget, when some task has been
 # in uninterruptible sleep (D) in the same kernel function, without one
 # context switch, for SMBDIRECT_TEST_STUCK seconds (default 240) while
-# the test wrote nothing: a cifs.ko teardown that blocks for good shows that way, and
-# waiting out the whole budget for it cost CI its time. A D state that
-# moves on (a reconnect, I/O) or a test that still prints is not stuck.
+# the test wrote nothing: a cifs.ko teardown that blocks for good shows
+# that way, and waiting out the whole budget for it cost CI its time. A
+# D state that moves on (a reconnect, I/O) or a test that still prints
+# is not stuck.
 stuck_after=${SMBDIRECT_TEST_STUCK:-240}
 
 # d_state_tasks: "PID:WCHAN:SWITCHES" of every task in D state, one per
@@ -65,7 +66,7 @@ d_state_tasks() {
 run_with_deadline() {
 	local t=$1 log=$2 pid rc why= start=$SECONDS now
 	local size last_size=-1 last_growth=$SECONDS task next_sample=0 p w
-	local -A d_since=()
+	local -A d_since=() still=()
 	local -a seen
 	# setsid: the test, its tee and everything they start are one
 	# process group that can be killed as one.
@@ -86,7 +87,7 @@ run_with_deadline() {
 				last_size=$size last_growth=$now
 			fi
 			mapfile -t seen < <(d_state_tasks)
-			local -A still=()
+			still=()
 			for task in "${seen[@]}"; do
 				still[$task]=1
 				[ -n "${d_since[$task]:-}" ] || d_since[$task]=$now
@@ -97,10 +98,12 @@ run_with_deadline() {
 				elif [ $((now - d_since[$task])) -ge "$stuck_after" ] &&
 					[ $((now - last_growth)) -ge "$stuck_after" ]; then
 					IFS=: read -r p w _ <<<"$task"
-					why="stuck: task $p blocked in $w for $((now - d_since[$task])) s, no output for $((now - last_growth)) s (SMBDIRECT_TEST_STUCK)"
+					why="stuck: task $p blocked in $w for"
+					why+=" $((now - d_since[$task])) s, no output"
+					why+=" for $((now - last_growth)) s"
+					why+=" (SMBDIRECT_TEST_STUCK)"
 				fi
 			done
-			unset still
 		fi
 		if [ -n "$why" ]; then
 			echo "FAIL: $(basename "$t" .sh): $why: stopped" |
@@ -185,6 +188,7 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 	timed_out=0
 	run_with_deadline "$t" "$log"
 	rc=$?
+	took=$(($(date +%s) - start))
 	# cifs.ko's harmless "failed to drain recv queue" WARNING at umount
 	# is shown, not counted; the kernel's traces say whose code it is.
 	if [ "$(dmesg | grep -cE "WARNING:")" -gt "$warn_before" ]; then
@@ -232,10 +236,10 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 				failed_tests+=("$name")
 				[ "$f" -eq 0 ] && total_fail=$((total_fail + 1))
 			fi
-			echo "=== $name: $line (exit $rc, $(($(date +%s) - start)) s)"
+			echo "=== $name: $line (exit $rc, $took s)"
 		fi
 	fi
-	echo "$name $(($(date +%s) - start))" >>"$results/times"
+	echo "$name $took" >>"$results/times"
 	if [ -n "$poisoned" ]; then
 		left=$((${#tests[@]} - i - 1))
 		for ((j = i + 1; j < ${#tests[@]}; j++)); do

@@ -3,10 +3,10 @@
 # cifs.ko with its default settings through smbdirectd: every READ and
 # WRITE of 4 KiB or more asks for an RDMA channel, and smbdirectd must
 # carry it by RDMA READ/WRITE (the offload). Files from 1 byte to 64 MiB
-# (256 MiB with SMBDIRECT_TEST_LONG),
-# sizes around 4 KiB, 1 MiB and the negotiated maximum (8 MiB), writes at
-# random offsets, fio in verify mode with several jobs; the counters must
-# show that the offload carried the bytes.
+# (256 MiB with SMBDIRECT_TEST_LONG), sizes around 4 KiB, 1 MiB and the
+# negotiated maximum (8 MiB), writes at random offsets, fio in verify
+# mode with several jobs; the counters must show that the offload
+# carried the bytes.
 #
 # Runs inside the test VM: selftest/run-integration selftest/tests/test_rdma_offload.sh
 

@@ -3,8 +3,8 @@
 # vfs_smbdirect's forked I/O helpers, over TCP, against the distro's smbd:
 #
 # 1. Files from 0 bytes to 64 MiB (256 MiB with SMBDIRECT_TEST_LONG) go
-#    through a share with
-#    "vfs objects = smbdirect" (cifs.ko, cache=none) and a 3 MB file
+#    through a share with "vfs objects = smbdirect" (cifs.ko,
+#    cache=none) and a 3 MB file
 #    through smbclient put/get, intact (sha256 of the input, of what the
 #    client reads back and of what is on the server's disk).
 # 2. The same with "vfs objects = aio_fork" fails above 128 KiB, as
