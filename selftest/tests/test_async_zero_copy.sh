@@ -19,11 +19,18 @@
 # - smbd killed while its helpers hold slots: smbdirectd keeps them until
 #   the helpers are gone too, then gives them back; the client
 #   reconnects and zero copy works again.
+# With SMBDIRECT_TEST_ASYNC_IO=smbd (test_async_zero_copy_smbd.sh) the
+# share has "smbdirect:async io = smbd": smbd's own threads read into and
+# write from the slots. The same data checks, then: no helper process
+# ever, smbd maps the pool itself; smbd killed during zero-copy WRITEs
+# gives every slot back (its threads died with it), the client
+# reconnects and zero copy works again.
 #
 # Runs inside the test VM: selftest/run-integration test_async_zero_copy
 
 . "$(dirname "$0")/lib.sh"
 test_begin --faults
+async_io=${SMBDIRECT_TEST_ASYNC_IO:-helpers}
 
 m1=$work/m1   # RDMA
 m2=$work/m2   # TCP, the other client holding locks
@@ -52,6 +59,7 @@ smbd_env_install_module "$repo/out/smbdirect.so"
 SMBD_ENV_GLOBAL_EXTRA="$(smbd_env_rdma_globals)
 	smbdirect:control socket = $SMBD_ENV_DIR/lock/zc.sock" \
 	smbd_env_start "	vfs objects = smbdirect
+	smbdirect:async io = $async_io
 	strict locking = yes" || { fail "smbd starts"; summary; exit; }
 smbdirectd_env_start || { fail "smbdirectd starts"; summary; exit; }
 cifs_default_io
@@ -129,6 +137,63 @@ write_read() {
 	fi
 }
 
+# Every slot back (pool_in_use 0) within 10 s, and no offload failure.
+pool_all_back() {
+	local in_use='' i
+	for i in $(seq 50); do
+		in_use=$(counter pool_in_use)
+		[ "$in_use" = 0 ] && break
+		sleep 0.2
+	done
+	check "every pool slot is back (pool_in_use ${in_use:-?})" \
+		test "$in_use" = 0
+	check_output "no offload failures" '^0$' counter offload_failures
+}
+
+# smbd's threads hold the slots: smbd killed during zero-copy WRITEs
+# takes them along, so smbdirectd gives every slot back once smbd is
+# gone; the mount reconnects to a new smbd and zero copy works again.
+zero_copy_smbd_killed() {
+	local client bg i zw0
+	client=$(client_smbd)
+	head -c $((32 * MiB)) /dev/urandom >"$work/K"
+	zw0=$(counter zero_copy_write_ops)
+	(
+		for i in $(seq 50); do
+			timeout 120 dd if="$work/K" of="$m1/k" bs=4M \
+				conv=notrunc status=none 2>/dev/null || exit
+		done
+	) &
+	bg=$!
+	for i in $(seq 50); do
+		[ "$(counter zero_copy_write_ops)" -gt "$zw0" ] &&
+			break
+		sleep 0.2
+	done
+	check "the writer is at it when smbd is killed" test -d "/proc/$bg"
+	kill -KILL "${client:-0}" 2>/dev/null
+	pkill -P "$bg" 2>/dev/null # its timeout, which passes it on to dd
+	kill "$bg" 2>/dev/null
+	wait "$bg" 2>/dev/null
+	for i in $(seq 60); do
+		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none \
+			2>/dev/null && break
+		sleep 1
+	done
+	check "smbd ($client) killed: the mount works again (after $i tries)" \
+		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none
+	head -c $((2 * MiB)) /dev/urandom >"$work/src"
+	write_read "reconnected" "$work/src"
+	pool_all_back
+	check "smbdirectd is still running" smbdirectd_env_alive
+	umount "$m1"
+	if smbdirectd_env_stop; then
+		pass "smbdirectd stops cleanly"
+	else
+		fail "smbdirectd stops with status $?"
+	fi
+}
+
 # --- sizes in whole pages ----------------------------------------------
 for s in $((64 << 10)) $MiB $((8 * MiB)); do
 	head -c "$s" /dev/urandom >"$work/src"
@@ -137,7 +202,16 @@ done
 
 pid=$(client_smbd)
 helpers=$(pgrep -P "${pid:-0}" -x smbdirect-io | head -1)
-if [ -n "$pid" ] && [ -n "$helpers" ] &&
+if [ "$async_io" = smbd ]; then
+	if [ -n "$pid" ] && [ -z "$(pgrep -x smbdirect-io)" ] &&
+		grep -q 'memfd:smbdirectd-pool' "/proc/$pid/maps"; then
+		pass "no helper process; smbd $pid maps smbdirectd's pool"
+	else
+		fail "smbd ${pid:-?}: helpers $(pgrep -x smbdirect-io |
+			paste -sd,), pool mapped $(grep -c \
+			'memfd:smbdirectd-pool' "/proc/$pid/maps" 2>/dev/null)"
+	fi
+elif [ -n "$pid" ] && [ -n "$helpers" ] &&
 	grep -q 'memfd:smbdirectd-pool' "/proc/$helpers/maps" &&
 	! grep -q 'memfd:smbdirect-io' "/proc/$pid/maps"; then
 	pass "helper $helpers maps smbdirectd's pool; smbd $pid never made" \
@@ -226,6 +300,13 @@ if smbd_env_lock_scenario "$m1" "$m2"; then
 	smbd_env_unlock
 fi
 
+# The rest is about who holds the slots: the helpers, or smbd's threads.
+if [ "$async_io" = smbd ]; then
+	zero_copy_smbd_killed
+	summary
+	exit
+fi
+
 # --- helpers killed during I/O ------------------------------------------
 sd_pid=$SMBDIRECTD_ENV_PID
 client=$(client_smbd)
@@ -305,15 +386,7 @@ check "the mount works again (after $i tries)" \
 write_read "reconnected" "$work/src"
 
 # every slot back: none left reserved for a helper that is gone
-in_use=
-for i in $(seq 50); do
-	in_use=$(counter pool_in_use)
-	[ "$in_use" = 0 ] && break
-	sleep 0.2
-done
-check "every pool slot is back (pool_in_use ${in_use:-?})" \
-	test "$in_use" = 0
-check_output "no offload failures" '^0$' counter offload_failures
+pool_all_back
 check "smbdirectd is still running" smbdirectd_env_alive
 umount "$m1"
 if smbdirectd_env_stop; then

@@ -56,7 +56,25 @@ struct smbdirect_zc_buf {
 	uint32_t ext_id;
 };
 
+/*
+ * Who does the share's asynchronous pread, pwrite and fsync
+ * ("smbdirect:async io"): our forked helpers, or smbd's own thread pool
+ * (the next module), into smbdirectd's pool slot for offloaded
+ * READ/WRITE either way.
+ */
+enum smbdirect_async_io {
+	SMBDIRECT_ASYNC_HELPERS,
+	SMBDIRECT_ASYNC_SMBD,
+};
+
+static const struct enum_list smbdirect_async_io_values[] = {
+	{SMBDIRECT_ASYNC_HELPERS, "helpers"},
+	{SMBDIRECT_ASYNC_SMBD, "smbd"},
+	{-1, NULL},
+};
+
 struct smbdirect_config {
+	enum smbdirect_async_io async_io;
 	struct smbdirect_io_pool_config pool_config;
 	/* Made with the first asynchronous request of the share. */
 	struct smbdirect_io_pool *pool;
@@ -132,6 +150,49 @@ static struct smbdirect_zc_link *smbdirect_zc_link_for(int fd)
 }
 
 /*
+ * The link of an smbd connection, remembered on the connection: a
+ * talloc child of xconn that goes with it (its destructor takes it off
+ * the list), so that the hot path (every asynchronous READ and WRITE)
+ * needs no getpeername() to find it.
+ */
+struct smbdirect_zc_memo {
+	struct smbdirect_zc_memo *prev, *next;
+	const struct smbXsrv_connection *xconn;
+	struct smbdirect_zc_link *link; /* NULL: no link for it */
+};
+
+static struct smbdirect_zc_memo *zc_memos;
+
+static int smbdirect_zc_memo_destructor(struct smbdirect_zc_memo *m)
+{
+	DLIST_REMOVE(zc_memos, m);
+	return 0;
+}
+
+static struct smbdirect_zc_link *smbdirect_zc_link_for_xconn(
+	struct smbXsrv_connection *xconn)
+{
+	struct smbdirect_zc_memo *m = NULL;
+	struct smbdirect_zc_link *link = NULL;
+
+	for (m = zc_memos; m != NULL; m = m->next) {
+		if (m->xconn == xconn) {
+			return m->link;
+		}
+	}
+	link = smbdirect_zc_link_for(xconn->transport.sock);
+	m = talloc_zero(xconn, struct smbdirect_zc_memo);
+	if (m == NULL) {
+		return link;
+	}
+	m->xconn = xconn;
+	m->link = link;
+	DLIST_ADD(zc_memos, m);
+	talloc_set_destructor(m, smbdirect_zc_memo_destructor);
+	return link;
+}
+
+/*
  * At tree connect: attach the client's connections, so that smbdirectd
  * publishes their offloaded READ/WRITE from now on, and say what the
  * share lacks for smbd to take the zero-copy way.
@@ -144,7 +205,7 @@ static void smbdirect_zc_connect(struct vfs_handle_struct *handle)
 
 	for (xconn = handle->conn->sconn->client->connections; xconn != NULL;
 	     xconn = xconn->next) {
-		linked |= smbdirect_zc_link_for(xconn->transport.sock) != NULL;
+		linked |= smbdirect_zc_link_for_xconn(xconn) != NULL;
 	}
 	if (!linked) {
 		return;
@@ -275,6 +336,9 @@ static int smbdirect_connect(struct vfs_handle_struct *handle,
 		.max_helpers = max_helpers,
 		.idle_timeout_ms = idle_timeout * 1000,
 	};
+	config->async_io = lp_parm_enum(snum, PARM, "async io",
+					smbdirect_async_io_values,
+					SMBDIRECT_ASYNC_HELPERS);
 
 	/*
 	 * Freeing the config (at disconnect, with the connection) frees
@@ -291,8 +355,12 @@ static int smbdirect_connect(struct vfs_handle_struct *handle,
 	DBG_NOTICE("connected to share [%s] as [%s]\n",
 		   service,
 		   user);
-	DBG_INFO("at most %d I/O helpers, idle ones stop after %d s\n",
-		 max_helpers, idle_timeout);
+	if (config->async_io == SMBDIRECT_ASYNC_SMBD) {
+		DBG_INFO("asynchronous I/O by smbd's own thread pool\n");
+	} else {
+		DBG_INFO("at most %d I/O helpers, idle ones stop after %d "
+			 "s\n", max_helpers, idle_timeout);
+	}
 	smbdirect_zc_connect(handle);
 	return 0;
 }
@@ -406,9 +474,68 @@ static struct smbd_smb2_request *smbdirect_smb2req(TALLOC_CTX *mem_ctx,
 }
 
 /*
- * The zero-copy claim of an asynchronous READ or WRITE: on success
- * *args names the slot of smbdirectd's pool instead of smbd's buffer,
- * and the entry's index is returned; -1 leaves args alone.
+ * The zero-copy claim of an asynchronous READ or WRITE (op is
+ * SMBDIRECT_IO_PREAD or _PWRITE): the entry's index, its link in
+ * *plink and where its slot starts in the pool in *pool_offset; -1
+ * when it is not one smbdirectd published. With config (the helpers'
+ * way) only when the helpers can map the link's pool, *ext_id then
+ * its id with them.
+ */
+static int smbdirect_zc_claim_for(struct smbdirect_config *config,
+				  TALLOC_CTX *mem_ctx,
+				  struct files_struct *fsp,
+				  enum smbdirect_io_op io_op,
+				  size_t n,
+				  off_t offset,
+				  struct smbdirect_zc_link **plink,
+				  uint64_t *pool_offset,
+				  uint32_t *ext_id)
+{
+	struct smbd_smb2_request *smb2req = NULL;
+	struct smbdirect_zc_link *link = NULL;
+	struct smbdirect_zc_io io;
+	uint64_t message_id;
+	uint32_t op;
+	int idx;
+
+	if (io_op == SMBDIRECT_IO_PREAD) {
+		op = SMBDIRECT_ZC_OP_READ;
+	} else if (io_op == SMBDIRECT_IO_PWRITE) {
+		op = SMBDIRECT_ZC_OP_WRITE;
+	} else {
+		return -1;
+	}
+	smb2req = smbdirect_smb2req(mem_ctx, op);
+	if (smb2req == NULL || !smbdirect_zc_io_for(fsp, offset, n, &io)) {
+		return -1;
+	}
+	link = smbdirect_zc_link_for_xconn(smb2req->xconn);
+	if (link == NULL) {
+		return -1;
+	}
+	message_id = BVAL(SMBD_SMB2_IN_HDR_PTR(smb2req), SMB2_HDR_MESSAGE_ID);
+	if (config != NULL) {
+		*ext_id = smbdirect_zc_ext_id(config, link);
+		if (*ext_id == 0) {
+			return -1;
+		}
+	}
+	idx = smbdirect_zc_async_claim(link, op, message_id, &io,
+				       pool_offset);
+	if (idx < 0) {
+		return -1;
+	}
+	*plink = link;
+	DBG_DEBUG("%s MessageId %" PRIu64 ": %zu bytes at %jd by zero copy "
+		  "(entry %d)\n", op == SMBDIRECT_ZC_OP_READ ? "READ" : "WRITE",
+		  message_id, n, (intmax_t)offset, idx);
+	return idx;
+}
+
+/*
+ * The helpers' way: on success *args names the slot of smbdirectd's
+ * pool instead of smbd's buffer, and the entry's index is returned; -1
+ * leaves args alone.
  */
 static int smbdirect_zc_async_for(struct vfs_handle_struct *handle,
 				  TALLOC_CTX *mem_ctx,
@@ -417,57 +544,29 @@ static int smbdirect_zc_async_for(struct vfs_handle_struct *handle,
 				  struct smbdirect_zc_link **plink)
 {
 	struct smbdirect_config *config = NULL;
-	struct smbd_smb2_request *smb2req = NULL;
-	struct smbdirect_zc_link *link = NULL;
-	struct smbdirect_zc_io io;
 	uint64_t pool_offset = 0;
-	uint64_t message_id;
-	uint32_t op;
-	uint32_t ext_id;
+	uint32_t ext_id = 0;
 	int idx;
 
-	if (args->op == SMBDIRECT_IO_PREAD) {
-		op = SMBDIRECT_ZC_OP_READ;
-	} else if (args->op == SMBDIRECT_IO_PWRITE) {
-		op = SMBDIRECT_ZC_OP_WRITE;
-	} else {
-		return -1;
-	}
-	smb2req = smbdirect_smb2req(mem_ctx, op);
-	if (smb2req == NULL ||
-	    !smbdirect_zc_io_for(fsp, args->offset, args->n, &io)) {
-		return -1;
-	}
-	link = smbdirect_zc_link_for(smb2req->xconn->transport.sock);
-	if (link == NULL) {
-		return -1;
-	}
 	SMB_VFS_HANDLE_GET_DATA(handle, config, struct smbdirect_config,
 				return -1);
-	message_id = BVAL(SMBD_SMB2_IN_HDR_PTR(smb2req), SMB2_HDR_MESSAGE_ID);
-	ext_id = smbdirect_zc_ext_id(config, link);
-	if (ext_id == 0) {
-		return -1;
-	}
-	idx = smbdirect_zc_async_claim(link, op, message_id, &io,
-				       &pool_offset);
+	idx = smbdirect_zc_claim_for(config, mem_ctx, fsp, args->op, args->n,
+				     args->offset, plink, &pool_offset,
+				     &ext_id);
 	if (idx < 0) {
 		return -1;
 	}
 	args->ext_id = ext_id;
 	args->ext_offset = pool_offset;
 	args->ext_release = smbdirect_zc_async_release;
-	args->ext_release_data = smbdirect_zc_async_token(link, idx);
-	*plink = link;
-	DBG_DEBUG("%s MessageId %" PRIu64 ": %zu bytes at %jd by zero copy "
-		  "(entry %d)\n", op == SMBDIRECT_ZC_OP_READ ? "READ" : "WRITE",
-		  message_id, args->n, (intmax_t)args->offset, idx);
+	args->ext_release_data = smbdirect_zc_async_token(*plink, idx);
 	return idx;
 }
 
 /*
  * One state for the three calls: the request runs either in our
- * helpers or, when smbdirect_pool() says so, in the next module.
+ * helpers or in the next module (smbdirect_pool() says so, or
+ * "smbdirect:async io = smbd").
  */
 struct smbdirect_aio_state {
 	enum smbdirect_io_op op;
@@ -481,6 +580,76 @@ struct smbdirect_aio_state {
 
 static void smbdirect_aio_done(struct tevent_req *subreq);
 
+/*
+ * Freed while the next module's request is still in flight (smbd only
+ * lets go of an asynchronous read or write when the client's
+ * connection ends): its thread may still be using the slot, so the
+ * entry stays claimed. smbdirectd keeps such a slot until the
+ * connection's guard pipe says every process of ours is gone (this
+ * smbd, threads and all), and never hands it to anyone else before.
+ */
+static int smbdirect_aio_state_destructor(struct smbdirect_aio_state *state)
+{
+	if (state->next && state->zc_idx >= 0) {
+		DBG_NOTICE("entry %d: request gone while in flight: its slot "
+			   "stays claimed until this smbd exits\n",
+			   state->zc_idx);
+	}
+	return 0;
+}
+
+/*
+ * smbd's own asynchronous I/O: the next module's pread_send or
+ * pwrite_send, into or from the request's pool slot when smbdirectd
+ * published it (data otherwise), or its fsync_send.
+ */
+static struct tevent_req *smbdirect_aio_next_send(
+	struct smbdirect_aio_state *state,
+	struct vfs_handle_struct *handle,
+	TALLOC_CTX *mem_ctx,
+	struct tevent_context *ev,
+	struct files_struct *fsp,
+	void *data,
+	size_t n,
+	off_t offset,
+	bool zero_copy)
+{
+	struct tevent_req *subreq = NULL;
+	uint64_t pool_offset = 0;
+
+	state->next = true;
+	if (zero_copy) {
+		state->zc_idx = smbdirect_zc_claim_for(NULL, mem_ctx, fsp,
+						       state->op, n, offset,
+						       &state->zc_link,
+						       &pool_offset, NULL);
+	}
+	if (state->zc_idx >= 0) {
+		data = smbdirect_zc_pool_base(state->zc_link) + pool_offset;
+		talloc_set_destructor(state, smbdirect_aio_state_destructor);
+	}
+	switch (state->op) {
+	case SMBDIRECT_IO_PREAD:
+		subreq = SMB_VFS_NEXT_PREAD_SEND(state, ev, handle, fsp,
+						 data, n, offset);
+		break;
+	case SMBDIRECT_IO_PWRITE:
+		subreq = SMB_VFS_NEXT_PWRITE_SEND(state, ev, handle, fsp,
+						  data, n, offset);
+		break;
+	case SMBDIRECT_IO_FSYNC:
+		subreq = SMB_VFS_NEXT_FSYNC_SEND(state, ev, handle, fsp);
+		break;
+	}
+	if (subreq == NULL && state->zc_idx >= 0) {
+		/* nobody will touch the slot */
+		smbdirect_zc_async_release(smbdirect_zc_async_token(
+			state->zc_link, state->zc_idx));
+		state->zc_idx = -1;
+	}
+	return subreq;
+}
+
 static struct tevent_req *smbdirect_aio_send(
 	struct vfs_handle_struct *handle,
 	TALLOC_CTX *mem_ctx,
@@ -493,6 +662,7 @@ static struct tevent_req *smbdirect_aio_send(
 {
 	struct tevent_req *req = NULL, *subreq = NULL;
 	struct smbdirect_aio_state *state = NULL;
+	struct smbdirect_config *config = NULL;
 	struct smbdirect_io_pool *pool = NULL;
 	struct smbdirect_io_args args = {
 		.op = op,
@@ -508,6 +678,19 @@ static struct tevent_req *smbdirect_aio_send(
 	}
 	state->op = op;
 	state->zc_idx = -1;
+
+	SMB_VFS_HANDLE_GET_DATA(handle, config, struct smbdirect_config,
+				tevent_req_error(req, EINVAL);
+				return tevent_req_post(req, ev));
+	if (config->async_io == SMBDIRECT_ASYNC_SMBD) {
+		subreq = smbdirect_aio_next_send(state, handle, mem_ctx, ev,
+						 fsp, data, n, offset, true);
+		if (tevent_req_nomem(subreq, req)) {
+			return tevent_req_post(req, ev);
+		}
+		tevent_req_set_callback(subreq, smbdirect_aio_done, req);
+		return req;
+	}
 
 	pool = smbdirect_pool(handle, ev, fsp);
 	if (pool != NULL) {
@@ -527,20 +710,8 @@ static struct tevent_req *smbdirect_aio_send(
 		return req;
 	}
 
-	state->next = true;
-	switch (op) {
-	case SMBDIRECT_IO_PREAD:
-		subreq = SMB_VFS_NEXT_PREAD_SEND(state, ev, handle, fsp,
-						 data, n, offset);
-		break;
-	case SMBDIRECT_IO_PWRITE:
-		subreq = SMB_VFS_NEXT_PWRITE_SEND(state, ev, handle, fsp,
-						  data, n, offset);
-		break;
-	case SMBDIRECT_IO_FSYNC:
-		subreq = SMB_VFS_NEXT_FSYNC_SEND(state, ev, handle, fsp);
-		break;
-	}
+	subreq = smbdirect_aio_next_send(state, handle, mem_ctx, ev, fsp,
+					 data, n, offset, false);
 	if (tevent_req_nomem(subreq, req)) {
 		return tevent_req_post(req, ev);
 	}
@@ -582,6 +753,12 @@ static void smbdirect_aio_done(struct tevent_req *subreq)
 		break;
 	}
 	TALLOC_FREE(subreq);
+	if (state->zc_idx >= 0) {
+		/* smbd's thread is done with the slot */
+		smbdirect_zc_async_done(state->zc_link, state->zc_idx,
+					state->ret);
+		state->zc_idx = -1;
+	}
 	tevent_req_done(req);
 }
 

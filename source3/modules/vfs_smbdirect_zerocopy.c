@@ -536,6 +536,11 @@ int smbdirect_zc_pool_fd(const struct smbdirect_zc_link *link)
 	return link->pool_fd;
 }
 
+uint8_t *smbdirect_zc_pool_base(const struct smbdirect_zc_link *link)
+{
+	return link->pool;
+}
+
 uint64_t smbdirect_zc_pool_size(const struct smbdirect_zc_link *link)
 {
 	return link->pool_size;

@@ -106,6 +106,8 @@ void smbdirect_zc_async_release(void *token);
 
 /* The pool for the helpers: its memfd, size and the link's guard. */
 int smbdirect_zc_pool_fd(const struct smbdirect_zc_link *link);
+/* The pool as this process maps it (smbd's own asynchronous I/O). */
+uint8_t *smbdirect_zc_pool_base(const struct smbdirect_zc_link *link);
 uint64_t smbdirect_zc_pool_size(const struct smbdirect_zc_link *link);
 int smbdirect_zc_guard_fd(const struct smbdirect_zc_link *link);
 
