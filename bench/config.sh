@@ -13,12 +13,15 @@
 #   BENCH_VERIFY_MB=N      data written and verified once per system, MiB (full 32, quick 8)
 #   BENCH_IB_SECONDS=S     seconds per perftest bandwidth test at 40 MB/s (full 10, quick 3)
 #   BENCH_IB_LAT_ITERS=N   iterations per perftest latency test (full 20000, quick 3000)
-#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours ours-copy ours-sendfile tcp
+#   BENCH_SYSTEMS="..."    which of: limit ksmbd ours ours-copy ours-sendfile
+#                          ours-threads ours-plain tcp
 #                          (default: limit ksmbd ours ours-copy tcp; with
 #                          BENCH_STORAGE=delay: ksmbd ours ours-sendfile tcp).
 #                          ours = smbd's I/O defaults (async zero copy),
 #                          ours-copy = ours with smbdirect:zero copy = no,
-#                          ours-sendfile = the sendfile/recvfile setup
+#                          ours-sendfile = the sendfile/recvfile setup,
+#                          ours-threads = ours with smbdirect:async io = smbd,
+#                          ours-plain = smbd + smbdirectd without the module
 #   BENCH_STORAGE=S        tmpfs (default): the share on a tmpfs; delay: on
 #                          ext4 over a dm-delay device (BENCH_DELAY_MS on
 #                          every read and write), page cache dropped before
@@ -72,8 +75,8 @@ bench_config() {
 	done
 	[[ $BENCH_RAMP =~ ^[0-9]+$ ]] || bench_die "BENCH_RAMP must be a number, not '$BENCH_RAMP'"
 	for v in $BENCH_SYSTEMS; do
-		case $v in limit|ksmbd|ours|ours-copy|ours-sendfile|tcp) ;;
-		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours ours-copy ours-sendfile tcp)" ;;
+		case $v in limit|ksmbd|ours|ours-copy|ours-sendfile|ours-threads|ours-plain|tcp) ;;
+		*) bench_die "BENCH_SYSTEMS: unknown system '$v' (limit ksmbd ours ours-copy ours-sendfile ours-threads ours-plain tcp)" ;;
 		esac
 	done
 }

@@ -17,6 +17,15 @@
 #                         = 0`, [global] `min receivefile size = 4095` (smbd
 #                         hands a WRITE larger than that to recvfile, and
 #                         cifs.ko offloads from 4096 bytes on)
+#   SAMBA_MODE=ours-threads  ours with `smbdirect:async io = smbd` in the
+#                         share: smbd's own thread pool does the async I/O,
+#                         into and from the pool slots (no helper processes)
+#   SAMBA_MODE=ours-plain smbd + smbdirectd without the module: smbd's own
+#                         async I/O (its thread pool) into its own buffers,
+#                         every payload through loopback TCP; ours less
+#                         ours-plain is what the module costs or saves,
+#                         ours-plain less tcp what the relay hop and the
+#                         RDMA transport cost (issue #14)
 #   SAMBA_MODE=tcp        the same smbd without the module and with smbd's
 #                         I/O defaults, mounted over TCP: what a Samba user
 #                         has today
@@ -37,9 +46,15 @@ ours-copy)
 ours-sendfile)
 	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero copy through sendfile/recvfile"
 	server_rdma=1 ;;
+ours-threads)
+	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd + vfs_smbdirect over SMB Direct, zero-copy link (async, smbd's threads)"
+	server_rdma=1 ;;
+ours-plain)
+	server_label="smbd $(smbd --version | cut -d' ' -f2) + smbdirectd over SMB Direct, without vfs_smbdirect"
+	server_rdma=1 ;;
 tcp)	server_label="smbd $(smbd --version | cut -d' ' -f2) over TCP"
 	server_rdma=0 ;;
-*)	echo "bench: error: SAMBA_MODE must be ours, ours-copy, ours-sendfile or tcp" >&2; exit 1 ;;
+*)	echo "bench: error: SAMBA_MODE must be ours, ours-copy, ours-sendfile, ours-threads, ours-plain or tcp" >&2; exit 1 ;;
 esac
 server_cpu=tree
 
@@ -51,12 +66,16 @@ server_cpu=tree
 samba_conf() {
 	local global='' share=''
 	global=$(smbd_env_rdma_globals "$BENCH_IP")
-	if [ "$server_rdma" = 1 ]; then
+	if [ "$server_rdma" = 1 ] && [ "$SAMBA_MODE" != ours-plain ]; then
 		share="	vfs objects = smbdirect"
 	fi
 	if [ "$SAMBA_MODE" = ours-copy ]; then
 		global="$global
 	smbdirect:zero copy = no"
+	fi
+	if [ "$SAMBA_MODE" = ours-threads ]; then
+		share="$share
+	smbdirect:async io = smbd"
 	fi
 	if [ "$SAMBA_MODE" = ours-sendfile ]; then
 		global="$global

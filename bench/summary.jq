@@ -35,7 +35,8 @@ def gib: 1073741824;
 	mbs: (.[3] | num), iops: (.[4] | num), lat: (.[5] | num), p99: (.[6] | num),
 	bytes: (.[7] | num), errors: (.[8] | num), seconds: (.[9] | num),
 	srv: (.[10] | num), kw: (.[11] | num), sirq: (.[12] | num), vm: (.[13] | num),
-	r1u: (.[14] | num), r1s: (.[15] | num), r2u: (.[16] | num), r2s: (.[17] | num)})) as $m
+	r1u: (.[14] | num), r1s: (.[15] | num), r2u: (.[16] | num), r2s: (.[17] | num),
+	hu: (.[18] | num), hs: (.[19] | num)})) as $m
 | ($lim | group_by([.test, .size]) | map({
 	test: .[0].test, size: (.[0].size | tonumber),
 	MBps: (map(.mbs) | stat),
@@ -57,7 +58,9 @@ def gib: 1073741824;
 	cpu_smbd_user_s_per_GiB: (map(per_gib(.r1u; .bytes)) | stat),
 	cpu_smbd_sys_s_per_GiB: (map(per_gib(.r1s; .bytes)) | stat),
 	cpu_smbdirectd_user_s_per_GiB: (map(per_gib(.r2u; .bytes)) | stat),
-	cpu_smbdirectd_sys_s_per_GiB: (map(per_gib(.r2s; .bytes)) | stat)})
+	cpu_smbdirectd_sys_s_per_GiB: (map(per_gib(.r2s; .bytes)) | stat),
+	cpu_helpers_user_s_per_GiB: (map(per_gib(.hu; .bytes)) | stat),
+	cpu_helpers_sys_s_per_GiB: (map(per_gib(.hs; .bytes)) | stat)})
 	| map(with_entries(select((.value | type) != "object" or .value.n != 0)))) as $res
 | def get($w; $s): ($res | map(select(.workload == $w and .system == $s)) | .[0].MBps.median);
   def limit_of($w): ($workloads | map(select(.name == $w)) | .[0].limit) as $l

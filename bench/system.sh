@@ -3,7 +3,7 @@
 # mount the share with cifs.ko, check the transport, verify data once, run
 # every workload of bench/workloads.list (bench/fio-jobs), keep the
 # server's logs and counters, unmount, stop.  SYSTEM: ksmbd, ours,
-# ours-copy or tcp.
+# ours-copy, ours-sendfile, ours-threads, ours-plain or tcp.
 # OUTDIR/phase.txt gets when it ran, the guest's load, and its status.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -14,6 +14,8 @@ ksmbd)	. "$BENCH_HERE/server-ksmbd.sh" ;;
 ours)	SAMBA_MODE=ours; . "$BENCH_HERE/server-samba.sh" ;;
 ours-copy) SAMBA_MODE=ours-copy; . "$BENCH_HERE/server-samba.sh" ;;
 ours-sendfile) SAMBA_MODE=ours-sendfile; . "$BENCH_HERE/server-samba.sh" ;;
+ours-threads) SAMBA_MODE=ours-threads; . "$BENCH_HERE/server-samba.sh" ;;
+ours-plain) SAMBA_MODE=ours-plain; . "$BENCH_HERE/server-samba.sh" ;;
 tcp)	SAMBA_MODE=tcp; . "$BENCH_HERE/server-samba.sh" ;;
 *)	echo "bench: error: unknown system $sys" >&2; exit 2 ;;
 esac
@@ -55,6 +57,11 @@ if ! server_start >"$out/start.msg" 2>&1; then
 	finish
 fi
 started=1
+if declare -F smbd_pid >/dev/null; then
+	# for BENCH_STRACE=1 (bench/job-mark)
+	BENCH_SMBD_PID=$(smbd_pid)
+	export BENCH_SMBD_PID
+fi
 if [ -n "${SMBDIRECTD_PID:-}" ]; then
 	# for bench/status-snapshot around each fio job
 	export BENCH_SMBDIRECTD_STATUS=$SAMBA_DIR/pid/smbdirectd.status
