@@ -150,6 +150,29 @@ pool_all_back() {
 	check_output "no offload failures" '^0$' counter offload_failures
 }
 
+# After the client's smbd was killed: the mount works again (a new
+# smbd), zero copy with it, every slot back; smbdirectd stops cleanly.
+after_smbd_killed() {
+	local i
+	head -c $((2 * MiB)) /dev/urandom >"$work/src"
+	for i in $(seq 60); do
+		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none \
+			2>/dev/null && break
+		sleep 1
+	done
+	check "$1: the mount works again (after $i tries)" \
+		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none
+	write_read "reconnected" "$work/src"
+	pool_all_back
+	check "smbdirectd is still running" smbdirectd_env_alive
+	umount "$m1"
+	if smbdirectd_env_stop; then
+		pass "smbdirectd stops cleanly"
+	else
+		fail "smbdirectd stops with status $?"
+	fi
+}
+
 # smbd's threads hold the slots: smbd killed during zero-copy WRITEs
 # takes them along, so smbdirectd gives every slot back once smbd is
 # gone; the mount reconnects to a new smbd and zero copy works again.
@@ -175,23 +198,7 @@ zero_copy_smbd_killed() {
 	pkill -P "$bg" 2>/dev/null # its timeout, which passes it on to dd
 	kill "$bg" 2>/dev/null
 	wait "$bg" 2>/dev/null
-	for i in $(seq 60); do
-		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none \
-			2>/dev/null && break
-		sleep 1
-	done
-	check "smbd ($client) killed: the mount works again (after $i tries)" \
-		dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none
-	head -c $((2 * MiB)) /dev/urandom >"$work/src"
-	write_read "reconnected" "$work/src"
-	pool_all_back
-	check "smbdirectd is still running" smbdirectd_env_alive
-	umount "$m1"
-	if smbdirectd_env_stop; then
-		pass "smbdirectd stops cleanly"
-	else
-		fail "smbdirectd stops with status $?"
-	fi
+	after_smbd_killed "smbd ($client) killed"
 }
 
 # --- sizes in whole pages ----------------------------------------------
@@ -375,23 +382,6 @@ check "and gives them back once they are gone (pool_in_use ${in_use:-?})" \
 	test "$in_use" = 0
 check "no helper of the killed smbd is left" \
 	test -z "$(pgrep -P "${client:-0}" -x smbdirect-io)"
-head -c $((2 * MiB)) /dev/urandom >"$work/src"
-for i in $(seq 60); do
-	dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none \
-		2>/dev/null && break
-	sleep 1
-done
-check "the mount works again (after $i tries)" \
-	dd if="$work/src" of="$m1/probe" bs=1M count=1 status=none
-write_read "reconnected" "$work/src"
-
 # every slot back: none left reserved for a helper that is gone
-pool_all_back
-check "smbdirectd is still running" smbdirectd_env_alive
-umount "$m1"
-if smbdirectd_env_stop; then
-	pass "smbdirectd stops cleanly"
-else
-	fail "smbdirectd stops with status $?"
-fi
+after_smbd_killed "smbd ($client) and its helpers gone"
 summary
