@@ -263,7 +263,8 @@ if [ -n "$full" ]; then
 	head -c "$MiB" /dev/urandom >"$work/mid"
 	dd if="$work/mid" of="$sparse" bs=1M seek=3 conv=notrunc status=none
 	truncate -s $((8 * MiB)) "$work/sparse.ref"
-	dd if="$work/mid" of="$work/sparse.ref" bs=1M seek=3 conv=notrunc status=none
+	dd if="$work/mid" of="$work/sparse.ref" bs=1M seek=3 conv=notrunc \
+		status=none
 	check "the server's file is sparse" \
 		test "$(stat -c %b "$sparse")" -lt $((8 * MiB / 512))
 	zr0=$(counter zero_copy_read_bytes)
@@ -275,7 +276,6 @@ if [ -n "$full" ]; then
 	fi
 	zr=$(($(counter zero_copy_read_bytes) - zr0))
 	check "sparse file: 8 MiB by zero copy ($zr)" test "$zr" -eq $((8 * MiB))
-
 fi
 
 # --- 4 KiB random I/O, 16 in flight -------------------------------------
