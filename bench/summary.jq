@@ -142,8 +142,8 @@ def gib: 1073741824;
 	min_share: $zc_min,
 	faults: $zcfaults,
 	runs: $zcruns,
-	# the link's synchronous way (sendfile/recvfile): its share, for reference
-	sendfile_runs: ($off | map(select(.system == "ours-sendfile") | zc_run(.system))),
+	# the other systems with the link (not part of the ours/ours-copy verdict)
+	other_runs: ($off | map(select(.system == "ours-sendfile" or .system == "ours-threads") | zc_run(.system))),
 	by_workload: $zcwl,
 	setup: "ours and ours-copy share one smb.conf (share: vfs objects = smbdirect, smbd's I/O defaults: async reads and writes in the module's helpers, no sendfile, no recvfile); ours-copy adds smbdirect:zero copy = no, so its payloads go pool <-> loopback TCP <-> smbd <-> the helpers' own buffers <-> file. ours-sendfile: the share with use sendfile = yes, aio read size = 0, [global] min receivefile size = 4095 (the link through smbd's synchronous sendfile/recvfile)"
   } as $zc
