@@ -371,18 +371,13 @@ static int smbdirect_connect(struct vfs_handle_struct *handle,
  * or an fsp without a descriptor of its own.
  */
 static struct smbdirect_io_pool *smbdirect_pool(
-	struct vfs_handle_struct *handle,
+	struct smbdirect_config *config,
 	struct tevent_context *ev,
 	struct files_struct *fsp)
 {
-	struct smbdirect_config *config = NULL;
-
 	if (fsp_get_io_fd(fsp) == -1 || fsp_is_alternate_stream(fsp)) {
 		return NULL;
 	}
-
-	SMB_VFS_HANDLE_GET_DATA(handle, config, struct smbdirect_config,
-				return NULL);
 
 	if (config->pool == NULL) {
 		config->pool = smbdirect_io_pool_create(config, ev,
@@ -537,19 +532,16 @@ static int smbdirect_zc_claim_for(struct smbdirect_config *config,
  * pool instead of smbd's buffer, and the entry's index is returned; -1
  * leaves args alone.
  */
-static int smbdirect_zc_async_for(struct vfs_handle_struct *handle,
+static int smbdirect_zc_async_for(struct smbdirect_config *config,
 				  TALLOC_CTX *mem_ctx,
 				  struct files_struct *fsp,
 				  struct smbdirect_io_args *args,
 				  struct smbdirect_zc_link **plink)
 {
-	struct smbdirect_config *config = NULL;
 	uint64_t pool_offset = 0;
 	uint32_t ext_id = 0;
 	int idx;
 
-	SMB_VFS_HANDLE_GET_DATA(handle, config, struct smbdirect_config,
-				return -1);
 	idx = smbdirect_zc_claim_for(config, mem_ctx, fsp, args->op, args->n,
 				     args->offset, plink, &pool_offset,
 				     &ext_id);
@@ -692,9 +684,9 @@ static struct tevent_req *smbdirect_aio_send(
 		return req;
 	}
 
-	pool = smbdirect_pool(handle, ev, fsp);
+	pool = smbdirect_pool(config, ev, fsp);
 	if (pool != NULL) {
-		state->zc_idx = smbdirect_zc_async_for(handle, mem_ctx, fsp,
+		state->zc_idx = smbdirect_zc_async_for(config, mem_ctx, fsp,
 						       &args,
 						       &state->zc_link);
 		subreq = smbdirect_io_send(state, ev, pool, &args);
