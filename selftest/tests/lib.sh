@@ -7,8 +7,24 @@
 T_PASSED=0
 T_FAILED=0
 
-pass() { T_PASSED=$((T_PASSED + 1)); echo "PASS: $*"; }
-fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL: $*"; }
+# Each check's time since the test began, in $SMBDIRECT_RESULTS/<test>.steps
+# ("SECONDS PASS: name"): where a test spends CI's time (README, "Tests").
+t_step() {
+	[ -n "${SMBDIRECT_RESULTS:-}" ] || return 0
+	echo "$SECONDS $*" >>"$SMBDIRECT_RESULTS/$(basename "$0" .sh).steps"
+}
+
+pass() {
+	T_PASSED=$((T_PASSED + 1))
+	echo "PASS: $*"
+	t_step "PASS: $*"
+}
+
+fail() {
+	T_FAILED=$((T_FAILED + 1))
+	echo "FAIL: $*"
+	t_step "FAIL: $*"
+}
 
 # The last lines of a command's output, on one line, for a FAIL reason.
 t_tail() { tail -n 3 <<<"$1" | paste -sd '|' | sed 's/|/ | /g'; }
@@ -54,6 +70,21 @@ require_vm() {
 summary() {
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ]
+}
+
+# The builds a test of the builds themselves checks: SMBDIRECT_TEST_BUILDS
+# (default "fast waf"; make check-integration tests waf's in a VM of its
+# own, once its background build is done), and where each one's output is.
+t_builds() {
+	echo "${SMBDIRECT_TEST_BUILDS:-fast waf}"
+}
+
+t_build_dir() {
+	case $1 in
+	fast) echo "$repo/out" ;;
+	waf) echo "$repo/out/waf" ;;
+	*) echo "$repo/out/unknown-build-$1" ;;
+	esac
 }
 
 # --- The prologue and teardown of every integration test -----------------

@@ -181,6 +181,7 @@ for ((i = 0; i < ${#tests[@]}; i++)); do
 	else
 		echo "=== $name"
 	fi
+	rm -f "$results/$name.steps"
 	start=$(date +%s)
 	warn_before=$(dmesg | grep -cE "WARNING:")
 	oops_before=$(dmesg | grep -cE "BUG:|Oops:")

@@ -115,18 +115,25 @@ smbd_env_mount_rdma() {
 	smbd_env_mount "$mnt" "rdma${opts:+,$opts}"
 }
 
-# Wait until smbdirectd rewrites its status file (once a second): the
-# counters read afterwards include everything done before the call.
+# Wait until smbdirectd rewrites its status file: the counters read
+# afterwards include everything done before the call. SIGUSR1 asks for
+# the write at once; without it (not started here, or not yet writing
+# its status) the daemon's own once-a-second write comes within 5 s.
+# A write is a new file renamed over the old one: a new inode, or (one
+# missed in between may give the old number back) a later mtime.
 smbdirectd_env_status_fresh() {
-	local f=$SMBD_ENV_DIR/pid/smbdirectd.status now i
+	local f=$SMBD_ENV_DIR/pid/smbdirectd.status now ino i cur
 	now=$(date +%s.%N)
-	for i in $(seq 50); do
-		if [ -e "$f" ] &&
-			awk -v a="$(stat -c %.9Y "$f")" -v b="$now" \
-				'BEGIN { exit !(a > b) }'; then
+	ino=$(stat -c %i "$f" 2>/dev/null)
+	[ -z "$SMBDIRECTD_ENV_PID" ] ||
+		kill -USR1 "$SMBDIRECTD_ENV_PID" 2>/dev/null
+	for i in $(seq 100); do
+		cur=$(stat -c '%i %.9Y' "$f" 2>/dev/null) &&
+			awk -v c="$cur" -v i="${ino:-none}" -v b="$now" \
+				'BEGIN { split(c, a, " ");
+					 exit !(a[1] != i || a[2] > b) }' &&
 			return 0
-		fi
-		sleep 0.1
+		sleep 0.05
 	done
 	return 1
 }

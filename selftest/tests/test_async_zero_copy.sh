@@ -137,14 +137,22 @@ write_read() {
 	fi
 }
 
-# Every slot back (pool_in_use 0) within 10 s, and no offload failure.
-pool_all_back() {
-	local in_use='' i
-	for i in $(seq 50); do
+# Wait up to TRIES x 0.2 s for smbdirectd's pool to be empty; sets
+# in_use to the last pool_in_use seen.
+pool_wait_empty() {
+	local i
+	in_use=
+	for i in $(seq "$1"); do
 		in_use=$(counter pool_in_use)
-		[ "$in_use" = 0 ] && break
+		[ "$in_use" = 0 ] && return 0
 		sleep 0.2
 	done
+	return 1
+}
+
+# Every slot back (pool_in_use 0) within 10 s, and no offload failure.
+pool_all_back() {
+	pool_wait_empty 50
 	check "every pool slot is back (pool_in_use ${in_use:-?})" \
 		test "$in_use" = 0
 	check_output "no offload failures" '^0$' counter offload_failures
@@ -381,12 +389,7 @@ check_output "smbd ($client) killed: smbdirectd keeps its helpers' slots" \
 pkill -P "$bg" 2>/dev/null # its timeout, which passes it on to dd
 kill "$bg" 2>/dev/null
 wait "$bg" 2>/dev/null
-in_use=
-for i in $(seq 100); do
-	in_use=$(counter pool_in_use)
-	[ "$in_use" = 0 ] && break
-	sleep 0.2
-done
+pool_wait_empty 100
 check "and gives them back once they are gone (pool_in_use ${in_use:-?})" \
 	test "$in_use" = 0
 check "no helper of the killed smbd is left" \

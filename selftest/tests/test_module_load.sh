@@ -3,7 +3,8 @@
 # The distro's smbd loads vfs_smbdirect, as built by "make" (fast build
 # against the installed libraries) and by "make waf" (Samba's in-tree
 # build), and the Linux kernel client copies files through a share that
-# uses it, over TCP, with the data intact.
+# uses it, over TCP, with the data intact (the builds of
+# SMBDIRECT_TEST_BUILDS, default both).
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_module_load.sh
 
@@ -91,6 +92,7 @@ run_build() {
 }
 
 make_inputs
-run_build fast "$repo/out/smbdirect.so"
-run_build waf "$repo/out/waf/smbdirect.so"
+for b in $(t_builds); do
+	run_build "$b" "$(t_build_dir "$b")/smbdirect.so"
+done
 summary

@@ -1,7 +1,8 @@
 #!/bin/bash
 #
 # smbdirectd starts with an smb.conf, finds the VM's Soft-RoCE device rxe0,
-# writes its pid file, and stops cleanly on SIGTERM (for both builds).
+# writes its pid file, rewrites its status file on SIGUSR1 and stops cleanly
+# on SIGTERM (for each build of SMBDIRECT_TEST_BUILDS, default both).
 #
 # Runs inside the test VM: selftest/vm/run selftest/tests/test_smbdirectd_lifecycle.sh
 
@@ -26,7 +27,7 @@ write_conf() {
 }
 
 run_build() {
-	local build=$1 bin=$2 out rc i
+	local build=$1 bin=$2 out rc i ino now
 
 	if [ ! -x "$bin" ]; then
 		fail "$build: $bin is missing (run 'make' and 'make waf' first)"
@@ -72,6 +73,28 @@ run_build() {
 		fail "$build: exited early: $(tail -5 "$work/$build.out")"
 	fi
 
+	# SIGUSR1: the status file written again (a new file renamed over
+	# the old one), and the daemon still there.
+	for i in $(seq 100); do
+		ino=$(stat -c %i "$pid_dir/smbdirectd.status" 2>/dev/null) &&
+			break
+		sleep 0.1
+	done
+	kill -USR1 "$daemon_pid"
+	for i in $(seq 50); do
+		now=$(stat -c %i "$pid_dir/smbdirectd.status" 2>/dev/null)
+		[ -n "$now" ] && [ "$now" != "$ino" ] && break
+		sleep 0.1
+	done
+	if [ -n "$ino" ] && [ "$now" != "$ino" ] &&
+		kill -0 "$daemon_pid" 2>/dev/null; then
+		pass "$build: SIGUSR1: status file rewritten, still running"
+	else
+		fail "$build: SIGUSR1: status inode ${ino:-none} -> ${now:-none}," \
+			"$(kill -0 "$daemon_pid" 2>/dev/null && echo running ||
+				echo "gone: $(tail -3 "$work/$build.out")")"
+	fi
+
 	kill -TERM "$daemon_pid"
 	rc=124
 	for i in $(seq 100); do
@@ -101,6 +124,7 @@ run_build() {
 }
 
 write_conf
-run_build fast "$repo/out/smbdirectd"
-run_build waf "$repo/out/waf/smbdirectd"
+for b in $(t_builds); do
+	run_build "$b" "$(t_build_dir "$b")/smbdirectd"
+done
 summary

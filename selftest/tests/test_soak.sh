@@ -4,7 +4,7 @@
 # for a bounded time, while the resources of smbdirectd and of the smbd
 # processes are sampled; they must be flat after a warm-up.
 #
-#   SMBDIRECT_SOAK_SECONDS   length of the I/O phase (default 120)
+#   SMBDIRECT_SOAK_SECONDS   length of the I/O phase (default 60)
 #   SMBDIRECT_SOAK_INTERVAL  seconds between samples (default 3)
 #   SMBDIRECT_SOAK_MOUNTS    concurrent RDMA mounts (default 3)
 #
@@ -42,7 +42,7 @@
 . "$(dirname "$0")/lib.sh"
 test_begin
 
-SECONDS_RUN=${SMBDIRECT_SOAK_SECONDS:-120}
+SECONDS_RUN=${SMBDIRECT_SOAK_SECONDS:-60}
 INTERVAL=${SMBDIRECT_SOAK_INTERVAL:-3}
 MOUNTS=${SMBDIRECT_SOAK_MOUNTS:-3}
 for n in "$SECONDS_RUN" "$INTERVAL" "$MOUNTS"; do
