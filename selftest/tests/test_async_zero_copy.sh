@@ -50,8 +50,7 @@ read_back() {
 # The smbd process serving the RDMA connection (smbdirectd's status).
 client_smbd() {
 	smbdirectd_env_status_fresh
-	grep '^conn ' "$SMBD_ENV_DIR/pid/smbdirectd.status" | head -1 |
-		tr ' ' '\n' | sed -n 's/^smbd_pid=//p'
+	smbdirectd_env_counter smbd_pid conn
 }
 
 smbd_env_init "$work/srv"

@@ -58,6 +58,7 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 	TALLOC_CTX *frame = talloc_stackframe();
 	struct smbdirectd_counters all = ctx->totals;
 	const struct smbdirectd_conn_status *cs = NULL;
+	struct timeval now = timeval_current();
 	char *text = NULL;
 	char *path = NULL;
 	char *tmp = NULL;
@@ -67,12 +68,18 @@ void smbdirectd_status_write(struct smbdirectd_ctx *ctx)
 	for (cs = ctx->conn_status; cs != NULL; cs = cs->next) {
 		smbdirectd_counters_add(&all, cs->counters);
 	}
+	/*
+	 * written_usec: when (µs since the epoch), so that a reader can tell
+	 * a file written after its own last step from an older one.
+	 */
 	text = talloc_asprintf(
 		frame,
-		"daemon pid=%d connections=%u accepted=%" PRIu64
+		"daemon pid=%d written_usec=%" PRIu64 " connections=%u"
+		" accepted=%" PRIu64
 		" refused=%" PRIu64 " pool_bytes=%zu pool_in_use=%zu"
 		" pool_waiters=%zu pool_waits=%" PRIu64 " listen=%s %s\n",
 		(int)getpid(),
+		(uint64_t)now.tv_sec * 1000000 + (uint64_t)now.tv_usec,
 		ctx->num_conns,
 		ctx->accepted,
 		ctx->refused,
