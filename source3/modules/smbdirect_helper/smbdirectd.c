@@ -142,10 +142,14 @@ static bool smbdirectd_setup_signals(struct smbdirectd_state *state)
 		}
 	}
 
+	/*
+	 * Reload and status requests come at any time: SA_RESTART, so that
+	 * they do not fail a blocking system call with EINTR on the way.
+	 */
 	se = tevent_add_signal(state->ev,
 			       state,
 			       SIGHUP,
-			       0,
+			       SA_RESTART,
 			       smbdirectd_sighup,
 			       state);
 	if (se == NULL) {
@@ -154,7 +158,7 @@ static bool smbdirectd_setup_signals(struct smbdirectd_state *state)
 	se = tevent_add_signal(state->ev,
 			       state,
 			       SIGUSR1,
-			       0,
+			       SA_RESTART,
 			       smbdirectd_sigusr1,
 			       state);
 	return se != NULL;

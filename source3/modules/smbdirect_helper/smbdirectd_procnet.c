@@ -12,6 +12,7 @@
 #include "replace.h"
 #include "system/dir.h"
 #include "lib/util/debug.h"
+#include "lib/util/time.h"
 #include "smbdirectd_procnet.h"
 
 #include <poll.h>
@@ -232,7 +233,9 @@ pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port)
 		.fd = resolver_fd,
 		.events = POLLIN,
 	};
+	struct timeval deadline = timeval_current_ofs(5, 0);
 	int32_t answer = 0;
+	int ret;
 
 	if (resolver_fd == -1) {
 		return lookup(our_port, smbd_port);
@@ -241,10 +244,19 @@ pid_t smbdirectd_procnet_smbd_pid(uint16_t our_port, uint16_t smbd_port)
 	    (ssize_t)sizeof(req)) {
 		goto broken;
 	}
-	/* a scan of /proc: milliseconds; 5 s means it is stuck */
-	if (poll(&pfd, 1, 5000) != 1 ||
-	    recv(resolver_fd, &answer, sizeof(answer), 0) !=
-		    (ssize_t)sizeof(answer)) {
+	/*
+	 * A scan of /proc: milliseconds; 5 s means it is stuck. A signal
+	 * (SIGHUP, SIGUSR1) interrupts poll() whatever SA_RESTART says:
+	 * wait on, or the resolver would be given up for good.
+	 */
+	do {
+		struct timeval now = timeval_current();
+		int64_t left_ms = usec_time_diff(&deadline, &now) / 1000;
+
+		ret = poll(&pfd, 1, left_ms > 0 ? (int)left_ms : 0);
+	} while (ret == -1 && errno == EINTR);
+	if (ret != 1 || recv(resolver_fd, &answer, sizeof(answer), 0) !=
+				(ssize_t)sizeof(answer)) {
 		goto broken;
 	}
 	return (pid_t)answer;
