@@ -201,7 +201,7 @@ if [ "$hit" -ge 1 ]; then
 	pass "helpers: killed during requests ($kills kill rounds," \
 		"$hit requests failed by smbd)"
 else
-	fail "helpers: no request was hit in 60 s ($kills kill rounds)"
+	fail "helpers: no request was hit in 180 s ($kills kills)"
 fi
 check "helpers: every copy that reported success is intact" \
 	test "$bad" -eq 0
