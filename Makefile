@@ -97,7 +97,7 @@ check-systemd: deb
 		selftest/systemd/test_package_systemd.sh
 
 # The main VM tests the fast build; Samba's waf build compiles meanwhile
-# at the lowest priority (build/waf-background.sh: 8 minutes on a fresh
+# with the idle CPU policy (build/waf-background.sh: 8 minutes on a fresh
 # machine) and gets a VM of its own for the two tests that load it.
 # Tests that change the VM's kernel state for good (selftest/tests/
 # isolated/) each get a VM of their own, after the main suite.
