@@ -124,8 +124,11 @@ smbd_env_mount_rdma() {
 # times.
 smbdirectd_env_status_fresh() {
 	local now=${EPOCHREALTIME/[.,]/} i w
-	[ -z "$SMBDIRECTD_ENV_PID" ] ||
+	# (a daemon whose status has no written_usec would die of SIGUSR1)
+	if [ -n "$SMBDIRECTD_ENV_PID" ] &&
+		[ -n "$(smbdirectd_env_counter written_usec)" ]; then
 		kill -USR1 "$SMBDIRECTD_ENV_PID" 2>/dev/null
+	fi
 	for i in {1..200}; do
 		w=$(smbdirectd_env_counter written_usec)
 		[ -n "$w" ] && [ "$w" -gt "$now" ] && return 0
