@@ -55,6 +55,7 @@ start)
 	"$0" stop "$out"
 	rm -f "$status" "$log"
 	# Its own session, so that "stop" ends waf's compilers with it.
+	# shellcheck disable=SC2016 # the inner shell expands its arguments
 	setsid chrt --idle 0 nice -n 19 ionice -c 3 bash -c \
 		'"$1" "$2" "$3" >"$4" 2>&1; echo $? >"$5"' _ \
 		"$here/waf-build.sh" "$src" "$out" "$log" "$status" \

@@ -123,13 +123,13 @@ smbd_env_mount_rdma() {
 # tenth of a second or more, and the tests read counters hundreds of
 # times.
 smbdirectd_env_status_fresh() {
-	local now=${EPOCHREALTIME/[.,]/} i w
+	local now=${EPOCHREALTIME/[.,]/} _ w
 	# (a daemon whose status has no written_usec would die of SIGUSR1)
 	if [ -n "$SMBDIRECTD_ENV_PID" ] &&
 		[ -n "$(smbdirectd_env_counter written_usec)" ]; then
 		kill -USR1 "$SMBDIRECTD_ENV_PID" 2>/dev/null
 	fi
-	for i in {1..200}; do
+	for _ in {1..200}; do
 		w=$(smbdirectd_env_counter written_usec)
 		[ -n "$w" ] && [ "$w" -gt "$now" ] && return 0
 		# a 25 ms sleep without starting a program: read from a pipe
