@@ -13,8 +13,9 @@
 # CPU the VM leaves (round trips, sleeps) and none the VM wants. (At
 # nice 19 alone it took more than half of both cores and slowed the
 # VM's tests 2-3 times while it ran.) The caller waits for it after
-# that VM, then checks the waf build in a VM of its own. A build that fails says so and where its log
-# is; "make waf" is the same build in the foreground.
+# that VM, then checks the waf build in a VM of its own. A build that
+# fails says so and where its log is; "make waf" is the same build in
+# the foreground.
 
 set -euo pipefail
 

@@ -130,7 +130,8 @@ bg_wait() {
 # helper has failed a request of smbd's (and at least two rounds ran),
 # or 180 s. (Killing idle helpers too, 60 s once hit nothing in a TCG VM
 # on a loaded host: the helpers work a small part of each round.) Each
-# copy that reports success is compared with the file on the server. Sets kh_rounds (write+read rounds), kh_ok, kh_bad (copies
+# copy that reports success is compared with the file on the server.
+# Sets kh_rounds (write+read rounds), kh_ok, kh_bad (copies
 # that succeeded but differ), kh_hung (copies killed after 60 s), kh_hit
 # (requests smbd reported failed during a helper's death) and kh_kills.
 # shellcheck disable=SC2034 # kh_*: the results, for the caller

@@ -124,17 +124,17 @@ smbd_env_mount_rdma() {
 # times.
 smbdirectd_env_status_fresh() {
 	local now=${EPOCHREALTIME/[.,]/} _ w
+	w=$(smbdirectd_env_counter written_usec)
 	# (a daemon whose status has no written_usec would die of SIGUSR1)
-	if [ -n "$SMBDIRECTD_ENV_PID" ] &&
-		[ -n "$(smbdirectd_env_counter written_usec)" ]; then
+	if [ -n "$SMBDIRECTD_ENV_PID" ] && [ -n "$w" ]; then
 		kill -USR1 "$SMBDIRECTD_ENV_PID" 2>/dev/null
 	fi
 	for _ in {1..200}; do
-		w=$(smbdirectd_env_counter written_usec)
 		[ -n "$w" ] && [ "$w" -gt "$now" ] && return 0
 		# a 25 ms sleep without starting a program: read from a pipe
 		# nobody writes to, with a timeout
 		read -r -t 0.025 <> <(:) || :
+		w=$(smbdirectd_env_counter written_usec)
 	done
 	return 1
 }
