@@ -87,6 +87,55 @@ t_build_dir() {
 	esac
 }
 
+# shellcheck source=known_kernel_bugs.sh
+. "$(dirname "${BASH_SOURCE[0]}")/known_kernel_bugs.sh"
+
+# t_task_blocked PID: PID is in uninterruptible sleep (D); prints its
+# context switches so far, which tell a task blocked for good (the same
+# count later) from one that sleeps in a loop (cifs.ko's msleep()s).
+t_task_blocked() {
+	local _ state n=0 key val
+	read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+	[ "$state" = D ] || return 1
+	while read -r key val; do
+		case $key in *ctxt_switches:) n=$((n + val)) ;; esac
+	done <"/proc/$1/status"
+	echo "$n"
+}
+
+# t_client_kernel_bug: a cifsd (cifs.ko's thread of one connection to a
+# server) blocked for good in one of the client's known kernel bugs
+# (selftest/vm/known-kernel-bugs): in D state without a context switch
+# for 5 s, with a kernel stack that matches. Prints the bug's description
+# and keeps the stacks as $SMBDIRECT_RESULTS/<test>.client-kernel:
+# run-in-vm.sh then counts the test's results but runs the tests after it
+# in a fresh VM, since the task stays blocked in this one. A test calls
+# it when a mount does not recover and goes on with a new mount
+# (nosharesock, or cifs.ko gives it the blocked connection). Status 1
+# (nothing printed) if no cifsd is blocked so.
+t_client_kernel_bug() {
+	local pid n stacks=$work/client-kernel what
+	local -A before=()
+	for pid in $(pgrep -x cifsd); do
+		n=$(t_task_blocked "$pid") && before[$pid]=$n
+	done
+	[ ${#before[@]} -gt 0 ] || return 1
+	sleep 5
+	: >"$stacks"
+	for pid in "${!before[@]}"; do
+		n=$(t_task_blocked "$pid") || continue
+		[ "$n" = "${before[$pid]}" ] || continue
+		echo "cifsd (pid $pid) in D state, no context switch in 5 s:"
+		cat "/proc/$pid/stack"
+	done >>"$stacks" 2>&1
+	what=$(known_kernel_bug "$stacks") || return 1
+	if [ -n "${SMBDIRECT_RESULTS:-}" ]; then
+		cp "$stacks" \
+			"$SMBDIRECT_RESULTS/$(basename "$0" .sh).client-kernel"
+	fi
+	echo "$what"
+}
+
 # --- The prologue and teardown of every integration test -----------------
 #
 #   . "$(dirname "$0")/lib.sh"        (isolated/: "$(dirname "$0")/../lib.sh")

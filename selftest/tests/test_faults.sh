@@ -6,7 +6,9 @@
 #
 # 1. smbdirectd during a large read, then during a large write; it is
 #    started again each time. The client reconnects (a 1 MiB write and
-#    read on the same mount work again within RECONNECT_LIMIT s); files
+#    read on the same mount work again within RECONNECT_LIMIT s, or, if
+#    cifs.ko's cifsd is blocked for good in a known client kernel bug,
+#    on a new mount); files
 #    written, fsync'ed and closed before the crash are intact on disk
 #    and through the mount; the I/O in flight either failed or, if it
 #    reported success (dd with conv=fsync: every write, the fsync and
@@ -85,13 +87,33 @@ check_in_flight() {
 	fi
 }
 
-# Reconnected: a 1 MiB write + read back on the same mount work.
+# Reconnected: a 1 MiB write + read back on the same mount work. When
+# not, and cifs.ko's cifsd is blocked for good in one of the client's
+# known kernel bugs (Soft-RoCE's 6.1 kernel: its receive queue drain
+# after the server vanished during RDMA READs never ends, about half of
+# the write crashes in December 2026), that is said and a new mount of
+# the share must work instead: smbdirectd, started again, serves it, and
+# the test goes on with it as m1.
+mounts=1
 check_reconnect() {
-	local tag=$1 s
+	local tag=$1 s what
 	if s=$(probe_io "$m1" "$RECONNECT_LIMIT" "$tag"); then
 		pass "$tag: the mount works again after $s s"
-	else
+		return
+	fi
+	if ! what=$(t_client_kernel_bug); then
 		fail "$tag: the mount does not work $RECONNECT_LIMIT s later"
+		return
+	fi
+	echo "SKIP: $tag: the mount's reconnect: its cifsd is blocked in" \
+		"the client's kernel: $what"
+	mounts=$((mounts + 1))
+	m1=$work/m1.$mounts
+	if smbd_env_mount_rdma "$m1" nosharesock &&
+		s=$(probe_io "$m1" "$RECONNECT_LIMIT" "$tag (new mount)"); then
+		pass "$tag: a new mount works (after $s s)"
+	else
+		fail "$tag: neither the mount nor a new one works"
 	fi
 }
 
