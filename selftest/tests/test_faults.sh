@@ -90,8 +90,8 @@ check_in_flight() {
 # Reconnected: a 1 MiB write + read back on the same mount work. When
 # not, and cifs.ko's cifsd is blocked for good in one of the client's
 # known kernel bugs (Soft-RoCE's 6.1 kernel: its receive queue drain
-# after the server vanished during RDMA READs never ends, about half of
-# the write crashes in December 2026), that is said and a new mount of
+# after the server vanished during RDMA READs never ends: 3 times in
+# about 25 write crashes on 2026-12-07), that is said and a new mount of
 # the share must work instead: smbdirectd, started again, serves it, and
 # the test goes on with it as m1.
 mounts=1
