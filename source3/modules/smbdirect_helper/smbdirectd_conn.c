@@ -71,7 +71,7 @@ static int conn_destructor(struct smbdirectd_conn *conn)
 	TALLOC_FREE(conn->cq_fde);
 	TALLOC_FREE(conn->negotiate_timer);
 	TALLOC_FREE(conn->idle_timer);
-	TALLOC_FREE(conn->smbd_read_req);
+	TALLOC_FREE(conn->smbd_in); /* its tevent_fd is on smbd's socket */
 	TALLOC_FREE(conn->smbd);
 	conn->smbd_fd = -1;
 	/* slots vfs_smbdirect still works on outlive the connection */

@@ -141,7 +141,7 @@ static void conn_close_va(struct smbdirectd_conn *conn,
 
 	TALLOC_FREE(conn->negotiate_timer);
 	TALLOC_FREE(conn->idle_timer);
-	TALLOC_FREE(conn->smbd_read_req);
+	TALLOC_FREE(conn->smbd_in); /* before the socket it reads */
 	/*
 	 * The writes still queued for smbd go with their queue: left
 	 * there, the next would start on the freed stream (a failed write

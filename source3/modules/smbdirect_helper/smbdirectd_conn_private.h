@@ -123,15 +123,17 @@ struct smbdirectd_conn {
 	/* The loopback TCP connection to smbd */
 	struct tstream_context *smbd;
 	struct tevent_queue *smbd_queue;
-	struct tevent_req *smbd_read_req;
+	/* what smbd sent, its buffer and reader (smbdirectd_relay.c) */
+	struct smbd_input *smbd_in;
 	uint16_t smbd_local_port;
 	char *smbd_local_address; /* "ipv4:127.0.0.1:PORT" */
 	/* channel signing keys from smbd (smbdirectd_session_keys.c) */
 	struct smbdirectd_session_keys *session_keys;
 	/*
-	 * conn->smbd's descriptor, to drop the bytes smbd relays after a
-	 * zero-copy READ response unread (MSG_TRUNC); -1: not found, they
-	 * are read and thrown away.
+	 * conn->smbd's descriptor: smbd's PDUs are read from it in bulk,
+	 * and the bytes smbd relays after a zero-copy READ response dropped
+	 * unread (MSG_TRUNC); -1: not found, the PDUs are read through
+	 * conn->smbd one at a time, those bytes with them.
 	 */
 	int smbd_fd;
 	pid_t smbd_pid; /* looked up at smbd's first response */

@@ -659,7 +659,7 @@ static void offload_rsp_continue(struct smbdirectd_conn *conn)
 	conn_queue_response(conn, talloc_move(conn, &rsp->pdu), rsp->len,
 			    rsp->invalidate, rsp->rkey);
 	TALLOC_FREE(rsp);
-	if (conn->state == CONN_RUNNING && conn->smbd_read_req == NULL) {
+	if (conn->state == CONN_RUNNING) {
 		conn_smbd_read_next(conn);
 	}
 }

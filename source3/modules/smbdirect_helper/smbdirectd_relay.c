@@ -3,12 +3,14 @@
  * connection
  *
  * Connects to smbd's own port, writes the requests (with the 4-byte
- * stream header smbd expects, through a tevent queue), and reads smbd's
- * PDUs one at a time. What it read goes up through conn->smbd_received
- * (the offload rewrites it, then it is queued for the client); a
- * zero-copy READ response, whose payload vfs_smbdirect already put in
- * the pool, is recognised by its first bytes (conn->smbd_probe) and its
- * relayed copy dropped unread. Both directions are bounded by
+ * stream header smbd expects, through a tevent queue), and reads what
+ * smbd sends with one recv() per readable event into a buffer of its
+ * own, from which smbd's PDUs go up one at a time, when the consumer
+ * asks, through conn->smbd_received (the offload rewrites it, then it
+ * is queued for the client). A zero-copy READ response, whose payload
+ * vfs_smbdirect already put in the pool, is recognised by its first
+ * bytes (conn->smbd_probe) and its relayed copy dropped (from the
+ * buffer, or unread with MSG_TRUNC). Both directions are bounded by
  * RELAY_HIGH_WATER.
  *
  * Copyright (C) The vfs_smbdirect authors 2026
@@ -36,6 +38,7 @@
 #include <netinet/tcp.h>
 
 static void conn_smbd_connected(struct tevent_req *subreq);
+static struct smbd_input *smbd_input_create(struct smbdirectd_conn *conn);
 
 void conn_connect_smbd(struct smbdirectd_conn *conn)
 {
@@ -172,14 +175,16 @@ static void conn_smbd_connected(struct tevent_req *subreq)
 					     cfg->smbd_port);
 	if (conn->smbd_fd == -1) {
 		DBG_NOTICE("connection %" PRIu64 ": no descriptor found for "
-			   "the connection to smbd: relayed READ payloads of "
-			   "zero-copy READs are read and dropped\n",
+			   "the connection to smbd: its PDUs are read one at "
+			   "a time, relayed READ payloads of zero-copy READs "
+			   "read and dropped\n",
 			   conn->id);
 	} else {
 		conn_smbd_nodelay(conn);
 	}
 	conn->smbd_queue = tevent_queue_create(conn, "to smbd");
-	if (conn->smbd_queue == NULL) {
+	conn->smbd_in = smbd_input_create(conn);
+	if (conn->smbd_queue == NULL || conn->smbd_in == NULL) {
 		conn_close(conn, "out of memory");
 		return;
 	}
@@ -297,10 +302,377 @@ static void conn_smbd_written(struct tevent_req *subreq)
 }
 
 /*
- * tstream_readv_pdu: 4 bytes of stream header, then the PDU. While
- * vfs_smbdirect may have put READ payloads in the pool, a PDU is read
- * in two steps: its first 80 bytes tell whether it is such a READ
- * response, whose payload is not on the stream (smbdirect_zerocopy.h).
+ * What smbd sends, read in bulk: one recv() per readable event into a
+ * buffer of our own, from which the PDUs are taken one at a time, when
+ * the consumer asks for the next (conn_smbd_read_next()). Reading each
+ * piece of a PDU (header, probe, rest) through tstream took a readv and
+ * ioctl(FIONREAD) calls, and the bytes to drop a recv(MSG_TRUNC) of
+ * their own: four calls for a 4 KiB READ's response where one does.
+ *
+ * While vfs_smbdirect may have put READ payloads in the pool, the first
+ * SMBD_READ_PROBE_LEN bytes of a PDU tell whether it is such a READ
+ * response, whose payload smbd relays from a buffer nobody filled
+ * (smbdirect_zerocopy.h): only those 80 bytes go up, the rest is
+ * dropped.
+ *
+ * The buffer only ever waits for a header and a probe: once those are
+ * in, the PDU gets its own array, takes what the buffer holds of it and
+ * the rest is received straight into it (a large PDU is not copied
+ * twice), or dropped unread with MSG_TRUNC. The buffer has a fixed size,
+ * whatever the lengths smbd announces.
+ *
+ * It needs the socket's descriptor (conn->smbd_fd); without it the PDUs
+ * are read through tstream as before (smbd_read_state below).
+ */
+#define SMBD_READ_PROBE_LEN (SMB2_HDR_BODY + 0x10)
+#define SMBD_IN_BUF_SIZE (64 * 1024)
+
+struct smbd_input {
+	struct smbdirectd_conn *conn;
+	/*
+	 * On conn->smbd_fd, READ while the consumer waits for a PDU the
+	 * buffer cannot give; switched off when it fires while nobody
+	 * waits (one epoll_ctl then, none per PDU in the usual case).
+	 */
+	struct tevent_fd *fde;
+	/* a PDU the buffer holds is handed up from here, never nested */
+	struct tevent_immediate *im;
+	bool wanted; /* conn_smbd_read_next() since the last PDU went up */
+	uint8_t *buf; /* SMBD_IN_BUF_SIZE bytes; [ofs, end) not yet taken */
+	size_t ofs;
+	size_t end;
+	/*
+	 * The PDU being completed (NULL: none): pdu[0, have) of len, then
+	 * drop bytes smbd relays after it, before it goes up with zc_rec.
+	 */
+	uint8_t *pdu;
+	size_t len;
+	size_t have;
+	size_t drop;
+	struct offload_record *zc_rec;
+};
+
+static void smbd_in_readable(struct tevent_context *ev,
+			     struct tevent_fd *fde,
+			     uint16_t flags,
+			     void *private_data);
+
+static struct smbd_input *smbd_input_create(struct smbdirectd_conn *conn)
+{
+	struct smbd_input *in = talloc_zero(conn, struct smbd_input);
+
+	if (in == NULL) {
+		return NULL;
+	}
+	in->conn = conn;
+	if (conn->smbd_fd == -1) {
+		return in; /* tstream reads: nothing more needed */
+	}
+	in->buf = talloc_array(in, uint8_t, SMBD_IN_BUF_SIZE);
+	in->im = tevent_create_immediate(in);
+	/* off until the first conn_smbd_read_next() */
+	in->fde = tevent_add_fd(conn->ctx->ev, in, conn->smbd_fd, 0,
+				smbd_in_readable, in);
+	if (in->buf == NULL || in->im == NULL || in->fde == NULL) {
+		TALLOC_FREE(in);
+	}
+	return in;
+}
+
+/* Start the PDU of len bytes that follows the stream header at ofs. */
+static int smbd_in_start(struct smbd_input *in,
+			 size_t len,
+			 struct offload_record *zc_rec)
+{
+	in->pdu = talloc_array(in, uint8_t, len);
+	if (in->pdu == NULL) {
+		return ENOMEM;
+	}
+	in->ofs += NBT_HDR_SIZE;
+	in->len = len;
+	in->have = 0;
+	in->zc_rec = zc_rec;
+	return 0;
+}
+
+/*
+ * The stream header (and the probe) of the next PDU from the buffer: 0
+ * with in->pdu started, EAGAIN when the buffer does not hold them yet,
+ * EPROTO for a bad header, EBADMSG when smbd_probe() finds the response
+ * at odds with the zero-copy entry, ENOMEM. smbd_probe() is called once
+ * per PDU, once the buffer holds the probe.
+ */
+static int smbd_in_parse(struct smbd_input *in)
+{
+	struct smbdirectd_conn *conn = in->conn;
+	const uint8_t *p = in->buf + in->ofs;
+	size_t avail = in->end - in->ofs;
+	struct offload_record *rec = NULL;
+	size_t len;
+	int ret;
+
+	if (avail < NBT_HDR_SIZE) {
+		return EAGAIN;
+	}
+	len = PULL_BE_U32(p, 0) & NBT_MAX_LEN;
+	if (p[0] != 0 || len == 0) {
+		return EPROTO;
+	}
+	if (len <= SMBD_READ_PROBE_LEN || conn->zc == NULL ||
+	    conn->zc->reads == 0) {
+		return smbd_in_start(in, len, NULL);
+	}
+	if (avail < NBT_HDR_SIZE + SMBD_READ_PROBE_LEN) {
+		return EAGAIN;
+	}
+	ret = conn->smbd_probe(conn, p + NBT_HDR_SIZE, len, &rec);
+	if (ret == -1) {
+		return EBADMSG;
+	}
+	if (ret != 1 && ret != 2) {
+		return smbd_in_start(in, len, NULL);
+	}
+	/*
+	 * Claimed: the probe goes up alone. With 2, smbd relays the rest of
+	 * the PDU, which is dropped (this way always has the descriptor).
+	 */
+	in->drop = ret == 2 ? len - SMBD_READ_PROBE_LEN : 0;
+	return smbd_in_start(in, SMBD_READ_PROBE_LEN, rec);
+}
+
+/* Move what the buffer holds of the current PDU into it, or drop it. */
+static void smbd_in_take(struct smbd_input *in)
+{
+	size_t n = MIN(in->end - in->ofs, in->len - in->have);
+
+	memcpy(in->pdu + in->have, in->buf + in->ofs, n);
+	in->have += n;
+	in->ofs += n;
+	n = MIN(in->end - in->ofs, in->drop);
+	in->drop -= n;
+	in->ofs += n;
+	if (in->ofs == in->end) {
+		in->ofs = 0;
+		in->end = 0;
+	}
+}
+
+/*
+ * As far as the buffer goes with the next PDU: 0 when it is complete
+ * (in->pdu), EAGAIN when the socket must give more, else the error.
+ */
+static int smbd_in_step(struct smbd_input *in)
+{
+	int ret;
+
+	if (in->pdu == NULL) {
+		ret = smbd_in_parse(in);
+		if (ret != 0) {
+			return ret;
+		}
+	}
+	smbd_in_take(in);
+	if (in->have < in->len || in->drop > 0) {
+		return EAGAIN;
+	}
+	return 0;
+}
+
+/* Never written by TCP with MSG_TRUNC; the size only bounds each call. */
+static uint8_t smbd_discard_sink[256 * 1024];
+
+/*
+ * Drop the bytes smbd relays after a zero-copy READ response: TCP
+ * discards them for recv(MSG_TRUNC) without copying. 0: all dropped,
+ * EAGAIN: wait for more, -1 at the end of the stream, else the error.
+ */
+static int smbd_discard_some(struct smbd_input *in)
+{
+	while (in->drop > 0) {
+		size_t n = MIN(in->drop, sizeof(smbd_discard_sink));
+		ssize_t got = recv(in->conn->smbd_fd, smbd_discard_sink, n,
+				   MSG_TRUNC | MSG_DONTWAIT);
+
+		if (got == -1 && errno == EINTR) {
+			continue;
+		}
+		if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			return EAGAIN;
+		}
+		if (got <= 0) {
+			return got == 0 ? -1 : errno;
+		}
+		in->drop -= MIN((size_t)got, in->drop);
+	}
+	return 0;
+}
+
+/*
+ * One recv() from the socket: the rest of the current PDU straight into
+ * it, or into the buffer. 0 when something came, EAGAIN, -1 at the end
+ * of the stream, else the error.
+ */
+static int smbd_in_recv(struct smbd_input *in)
+{
+	uint8_t *dst = NULL;
+	size_t n;
+	ssize_t got;
+
+	if (in->pdu != NULL && in->have == in->len) {
+		return smbd_discard_some(in);
+	}
+	if (in->pdu != NULL) {
+		dst = in->pdu + in->have;
+		n = in->len - in->have;
+	} else {
+		/*
+		 * Only a header or a probe waits in the buffer (smbd_in_step()
+		 * ran first): fewer than 84 bytes to move to its start.
+		 */
+		if (in->ofs > 0) {
+			memmove(in->buf, in->buf + in->ofs, in->end - in->ofs);
+			in->end -= in->ofs;
+			in->ofs = 0;
+		}
+		dst = in->buf + in->end;
+		n = SMBD_IN_BUF_SIZE - in->end;
+	}
+	got = recv(in->conn->smbd_fd, dst, n, MSG_DONTWAIT);
+	if (got == -1) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			return EAGAIN;
+		}
+		return errno;
+	}
+	if (got == 0) {
+		return -1;
+	}
+	if (in->pdu != NULL) {
+		in->have += got;
+	} else {
+		in->end += got;
+	}
+	return 0;
+}
+
+/*
+ * A PDU goes up: conn->smbd_received owns it. Nothing of the connection
+ * may be touched after this (the consumer may close it).
+ */
+static void conn_smbd_deliver(struct smbdirectd_conn *conn,
+			      uint8_t *pdu,
+			      size_t len,
+			      struct offload_record *zc_rec)
+{
+	/*
+	 * By its first answer (to NEGOTIATE) smbd has made its multichannel
+	 * hand-off, if any: now the process holding the socket is the one
+	 * serving this client.
+	 */
+	if (conn->smbd_pid == 0) {
+		conn->smbd_pid = smbdirectd_procnet_smbd_pid(
+			conn->smbd_local_port, conn->ctx->cfg->smbd_port);
+		conn->status.smbd_pid = conn->smbd_pid;
+		DBG_WARNING("connection %" PRIu64 ": RDMA peer %s <-> "
+			    "127.0.0.1:%u <-> smbd pid %d\n",
+			    conn->id,
+			    conn->peer,
+			    conn->smbd_local_port,
+			    (int)conn->smbd_pid);
+	}
+	/*
+	 * Up to the offload (offload_response()): it rewrites responses to
+	 * offloaded READs (which may wait for pool memory), queues the
+	 * result with conn_queue_response() and resumes reading with
+	 * conn_smbd_read_next().
+	 */
+	conn->smbd_received(conn, pdu, len, zc_rec);
+}
+
+/* What smbd_in_step() or smbd_in_recv() came to: a PDU, a wait, an end. */
+static void smbd_in_result(struct smbd_input *in, int ret)
+{
+	struct smbdirectd_conn *conn = in->conn;
+	struct offload_record *zc_rec = in->zc_rec;
+	size_t len = in->len;
+	uint8_t *pdu = NULL;
+
+	switch (ret) {
+	case 0:
+		break;
+	case EAGAIN:
+		TEVENT_FD_READABLE(in->fde);
+		return;
+	case ENOMEM:
+		conn_close(conn, "out of memory");
+		return;
+	case EPROTO:
+		conn_close(conn, "smbd sent a PDU with a bad stream header");
+		return;
+	case EBADMSG:
+		/* smbd_probe() logged what did not match */
+		conn_close(conn, "smbd's READ response does not match what "
+			   "vfs_smbdirect did");
+		return;
+	case -1:
+		conn_close(conn, "smbd closed the connection (end of stream)");
+		return;
+	default:
+		conn_close(conn, "smbd closed the connection (%s)",
+			   strerror(ret));
+		return;
+	}
+	pdu = talloc_move(conn, &in->pdu);
+	in->len = 0;
+	in->have = 0;
+	in->zc_rec = NULL;
+	in->wanted = false;
+	conn_smbd_deliver(conn, pdu, len, zc_rec);
+}
+
+static void smbd_in_readable(struct tevent_context *ev,
+			     struct tevent_fd *fde,
+			     uint16_t flags,
+			     void *private_data)
+{
+	struct smbd_input *in =
+		talloc_get_type_abort(private_data, struct smbd_input);
+	int ret;
+
+	if (!in->wanted) {
+		/* back-pressure: smbd waits until the consumer asks */
+		TEVENT_FD_NOT_READABLE(fde);
+		return;
+	}
+	/* what is buffered first, so that the PDUs stay in order */
+	ret = smbd_in_step(in);
+	if (ret == EAGAIN) {
+		ret = smbd_in_recv(in);
+		if (ret == 0) {
+			ret = smbd_in_step(in);
+		}
+	}
+	smbd_in_result(in, ret);
+}
+
+static void smbd_in_buffered(struct tevent_context *ev,
+			     struct tevent_immediate *im,
+			     void *private_data)
+{
+	struct smbd_input *in =
+		talloc_get_type_abort(private_data, struct smbd_input);
+
+	if (!in->wanted) {
+		return;
+	}
+	smbd_in_result(in, smbd_in_step(in));
+}
+
+/*
+ * The fallback without the descriptor: tstream_readv_pdu, 4 bytes of
+ * stream header, then the PDU; while zero-copy READs are published, its
+ * first 80 bytes first. A READ response whose payload smbd relays is
+ * read whole (nothing can drop it unread) and goes up with its record.
  */
 enum smbd_read_step {
 	SMBD_READ_NBT,
@@ -308,8 +680,6 @@ enum smbd_read_step {
 	SMBD_READ_REST,
 	SMBD_READ_DONE,
 };
-
-#define SMBD_READ_PROBE_LEN (SMB2_HDR_BODY + 0x10)
 
 struct smbd_read_state {
 	struct smbdirectd_conn *conn;
@@ -320,7 +690,6 @@ struct smbd_read_state {
 	size_t len;
 	struct iovec iov;
 	struct offload_record *zc_rec;
-	size_t discard; /* bytes smbd relays after it, to drop unread */
 };
 
 /* The next step's vector, or false with errno. */
@@ -359,12 +728,8 @@ static bool smbd_read_step(struct smbd_read_state *st)
 			errno = EPROTO;
 			return false;
 		}
-		if (ret == 1 || (ret == 2 && st->conn->smbd_fd != -1)) {
+		if (ret == 1) {
 			st->zc_rec = rec;
-			st->discard = st->len - SMBD_READ_PROBE_LEN;
-			if (ret == 1) {
-				st->discard = 0;
-			}
 			st->len = SMBD_READ_PROBE_LEN;
 			st->step = SMBD_READ_DONE;
 			return true;
@@ -424,152 +789,16 @@ static int smbd_read_next_vector(struct tstream_context *stream,
 	return 0;
 }
 
-/*
- * Dropping the bytes smbd relays after a zero-copy READ response: TCP
- * discards them for recv(MSG_TRUNC) without copying. While this runs it
- * is conn->smbd_read_req, so nothing else reads from smbd.
- */
-struct smbd_discard_state {
-	struct smbdirectd_conn *conn;
-	size_t left;
-	struct tevent_fd *fde;
-};
-
-/* Never written by TCP with MSG_TRUNC; the size only bounds each call. */
-static uint8_t smbd_discard_sink[256 * 1024];
-
-static void smbd_discard_readable(struct tevent_context *ev,
-				  struct tevent_fd *fde,
-				  uint16_t flags,
-				  void *private_data);
-
-/* 0: all dropped, EAGAIN: wait for more, else the error. */
-static int smbd_discard_some(struct smbd_discard_state *st)
-{
-	while (st->left > 0) {
-		size_t n = MIN(st->left, sizeof(smbd_discard_sink));
-		ssize_t got = recv(st->conn->smbd_fd, smbd_discard_sink, n,
-				   MSG_TRUNC | MSG_DONTWAIT);
-
-		if (got == -1 && errno == EINTR) {
-			continue;
-		}
-		if (got == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			return EAGAIN;
-		}
-		if (got <= 0) {
-			return got == 0 ? ECONNRESET : errno;
-		}
-		st->left -= MIN((size_t)got, st->left);
-	}
-	return 0;
-}
-
-static struct tevent_req *smbd_discard_send(TALLOC_CTX *mem_ctx,
-					    struct smbdirectd_conn *conn,
-					    size_t len)
-{
-	struct tevent_req *req = NULL;
-	struct smbd_discard_state *st = NULL;
-	int ret;
-
-	req = tevent_req_create(mem_ctx, &st, struct smbd_discard_state);
-	if (req == NULL) {
-		return NULL;
-	}
-	st->conn = conn;
-	st->left = len;
-	ret = smbd_discard_some(st);
-	if (ret != EAGAIN) {
-		if (ret == 0) {
-			tevent_req_done(req);
-		} else {
-			tevent_req_error(req, ret);
-		}
-		return tevent_req_post(req, conn->ctx->ev);
-	}
-	st->fde = tevent_add_fd(conn->ctx->ev, st, conn->smbd_fd,
-				TEVENT_FD_READ, smbd_discard_readable, req);
-	if (tevent_req_nomem(st->fde, req)) {
-		return tevent_req_post(req, conn->ctx->ev);
-	}
-	return req;
-}
-
-static void smbd_discard_readable(struct tevent_context *ev,
-				  struct tevent_fd *fde,
-				  uint16_t flags,
-				  void *private_data)
-{
-	struct tevent_req *req = talloc_get_type_abort(
-		private_data, struct tevent_req);
-	struct smbd_discard_state *st = tevent_req_data(
-		req, struct smbd_discard_state);
-	int ret;
-
-	ret = smbd_discard_some(st);
-	if (ret == EAGAIN) {
-		return;
-	}
-	TALLOC_FREE(st->fde);
-	if (ret != 0) {
-		tevent_req_error(req, ret);
-		return;
-	}
-	tevent_req_done(req);
-}
-
-static int smbd_discard_recv(struct tevent_req *req, int *perr)
-{
-	if (tevent_req_is_unix_error(req, perr)) {
-		return -1;
-	}
-	return 0;
-}
-
-/* A READ response whose relayed payload is being dropped. */
-struct smbd_dropped_rsp {
-	struct smbdirectd_conn *conn;
-	uint8_t *pdu;
-	size_t len;
-	struct offload_record *zc_rec;
-};
-
-static void conn_smbd_discard_done(struct tevent_req *subreq)
-{
-	struct smbd_dropped_rsp *d = tevent_req_callback_data(
-		subreq, struct smbd_dropped_rsp);
-	struct smbdirectd_conn *conn = d->conn;
-	uint8_t *pdu = NULL;
-	int err = 0;
-	int ret;
-
-	ret = smbd_discard_recv(subreq, &err);
-	TALLOC_FREE(subreq);
-	conn->smbd_read_req = NULL;
-	if (ret != 0) {
-		TALLOC_FREE(d);
-		conn_close(conn, "dropping a READ payload smbd relayed: %s",
-			   strerror(err));
-		return;
-	}
-	pdu = talloc_move(conn, &d->pdu);
-	conn->smbd_received(conn, pdu, d->len, d->zc_rec);
-	TALLOC_FREE(d);
-}
-
 static void conn_smbd_read_done(struct tevent_req *subreq);
 
-void conn_smbd_read_next(struct smbdirectd_conn *conn)
+/* The state is a child of in: closing the connection ends the read. */
+static void conn_smbd_read_tstream(struct smbd_input *in)
 {
+	struct smbdirectd_conn *conn = in->conn;
 	struct smbd_read_state *st = NULL;
 	struct tevent_req *subreq = NULL;
 
-	/* Back-pressure: the client is not taking what we have. */
-	if (conn->out_bytes > RELAY_HIGH_WATER) {
-		return;
-	}
-	st = talloc_zero(conn, struct smbd_read_state);
+	st = talloc_zero(in, struct smbd_read_state);
 	if (st == NULL) {
 		conn_close(conn, "out of memory");
 		return;
@@ -585,27 +814,25 @@ void conn_smbd_read_next(struct smbdirectd_conn *conn)
 		conn_close(conn, "out of memory");
 		return;
 	}
-	tevent_req_set_callback(subreq, conn_smbd_read_done, conn);
-	conn->smbd_read_req = subreq;
+	tevent_req_set_callback(subreq, conn_smbd_read_done, in);
 }
 
 static void conn_smbd_read_done(struct tevent_req *subreq)
 {
-	struct smbdirectd_conn *conn =
-		tevent_req_callback_data(subreq, struct smbdirectd_conn);
+	struct smbd_input *in =
+		tevent_req_callback_data(subreq, struct smbd_input);
+	struct smbdirectd_conn *conn = in->conn;
 	struct smbd_read_state *st =
 		talloc_get_type_abort(talloc_parent(subreq),
 				      struct smbd_read_state);
 	struct offload_record *zc_rec = NULL;
 	uint8_t *pdu = NULL;
-	size_t discard;
 	size_t len;
 	int sys_errno = 0;
 	int ret;
 
 	ret = tstream_readv_pdu_recv(subreq, &sys_errno);
 	TALLOC_FREE(subreq);
-	conn->smbd_read_req = NULL;
 	if (ret == -1) {
 		TALLOC_FREE(st);
 		conn_close(conn, "smbd closed the connection (%s)",
@@ -613,59 +840,35 @@ static void conn_smbd_read_done(struct tevent_req *subreq)
 					  : strerror(sys_errno));
 		return;
 	}
-
 	pdu = talloc_move(conn, &st->pdu);
 	len = st->len;
 	zc_rec = st->zc_rec;
-	discard = st->discard;
 	TALLOC_FREE(st);
+	in->wanted = false;
+	conn_smbd_deliver(conn, pdu, len, zc_rec);
+}
 
-	if (discard > 0) {
-		struct smbd_dropped_rsp *d = NULL;
+void conn_smbd_read_next(struct smbdirectd_conn *conn)
+{
+	struct smbd_input *in = conn->smbd_in;
 
-		/* closing frees conn->smbd_read_req; d goes with conn */
-		d = talloc_zero(conn, struct smbd_dropped_rsp);
-		if (d == NULL) {
-			TALLOC_FREE(pdu);
-			conn_close(conn, "out of memory");
-			return;
-		}
-		d->conn = conn;
-		d->pdu = talloc_move(d, &pdu);
-		d->len = len;
-		d->zc_rec = zc_rec;
-		subreq = smbd_discard_send(d, conn, discard);
-		if (subreq == NULL) {
-			TALLOC_FREE(d);
-			conn_close(conn, "out of memory");
-			return;
-		}
-		tevent_req_set_callback(subreq, conn_smbd_discard_done, d);
-		conn->smbd_read_req = subreq;
+	/* Back-pressure: the client is not taking what we have. */
+	if (conn->out_bytes > RELAY_HIGH_WATER) {
 		return;
 	}
-
-	/*
-	 * By its first answer (to NEGOTIATE) smbd has made its multichannel
-	 * hand-off, if any: now the process holding the socket is the one
-	 * serving this client.
-	 */
-	if (conn->smbd_pid == 0) {
-		conn->smbd_pid = smbdirectd_procnet_smbd_pid(
-			conn->smbd_local_port, conn->ctx->cfg->smbd_port);
-		conn->status.smbd_pid = conn->smbd_pid;
-		DBG_WARNING("connection %" PRIu64 ": RDMA peer %s <-> "
-			    "127.0.0.1:%u <-> smbd pid %d\n",
-			    conn->id,
-			    conn->peer,
-			    conn->smbd_local_port,
-			    (int)conn->smbd_pid);
+	if (in == NULL || in->wanted) {
+		return; /* not connected yet, or asked already */
 	}
-	/*
-	 * Up to the offload (offload_response()): it rewrites responses to
-	 * offloaded READs (which may wait for pool memory), queues the
-	 * result with conn_queue_response() and resumes reading with
-	 * conn_smbd_read_next().
-	 */
-	conn->smbd_received(conn, pdu, len, zc_rec);
+	in->wanted = true;
+	if (in->fde == NULL) {
+		conn_smbd_read_tstream(in);
+		return;
+	}
+	if (in->end > in->ofs) {
+		/* later, not from within the consumer's own call */
+		tevent_schedule_immediate(in->im, conn->ctx->ev,
+					  smbd_in_buffered, in);
+		return;
+	}
+	TEVENT_FD_READABLE(in->fde);
 }

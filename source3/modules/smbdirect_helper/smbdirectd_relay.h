@@ -34,7 +34,9 @@ void conn_write_to_smbd_payload(struct smbdirectd_conn *conn,
 
 /*
  * Read smbd's next PDU (not while more than RELAY_HIGH_WATER waits for
- * the client); it goes to conn->smbd_received.
+ * the client); it goes to conn->smbd_received, from the event loop,
+ * never from within this call. Asking again before it went up does
+ * nothing: one PDU at a time, in smbd's order.
  */
 void conn_smbd_read_next(struct smbdirectd_conn *conn);
 

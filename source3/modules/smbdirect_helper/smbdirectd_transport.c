@@ -452,10 +452,12 @@ void conn_pump(struct smbdirectd_conn *conn)
 		}
 	}
 
-	/* Reading from smbd paused above the high water mark: resume. */
+	/*
+	 * Reading from smbd paused above the high water mark: resume (a
+	 * read already under way is left as it is).
+	 */
 	if (was_above && conn->out_bytes <= RELAY_HIGH_WATER &&
-	    conn->smbd_read_req == NULL && conn->smbd != NULL &&
-	    conn->rsp == NULL) {
+	    conn->smbd != NULL && conn->rsp == NULL) {
 		conn->smbd_read_resume(conn);
 	}
 }
