@@ -305,9 +305,9 @@ static void conn_smbd_written(struct tevent_req *subreq)
  * What smbd sends, read in bulk: one recv() per readable event into a
  * buffer of our own, from which the PDUs are taken one at a time, when
  * the consumer asks for the next (conn_smbd_read_next()). Reading each
- * piece of a PDU (header, probe, rest) through tstream took a readv and
- * ioctl(FIONREAD) calls, and the bytes to drop a recv(MSG_TRUNC) of
- * their own: four calls for a 4 KiB READ's response where one does.
+ * piece of a PDU (header, probe, rest) through tstream took a readv of
+ * its own, and the bytes to drop a recv(MSG_TRUNC): three calls for a
+ * 4 KiB READ's response, two for a WRITE's, where one does.
  *
  * While vfs_smbdirect may have put READ payloads in the pool, the first
  * SMBD_READ_PROBE_LEN bytes of a PDU tell whether it is such a READ
