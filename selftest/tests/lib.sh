@@ -91,16 +91,12 @@ t_build_dir() {
 . "$(dirname "${BASH_SOURCE[0]}")/known_kernel_bugs.sh"
 
 # t_task_blocked PID: PID is in uninterruptible sleep (D); prints its
-# context switches so far, which tell a task blocked for good (the same
-# count later) from one that sleeps in a loop (cifs.ko's msleep()s).
+# context switches so far (task_ctxt_switches).
 t_task_blocked() {
-	local _ state n=0 key val
+	local _ state
 	read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
 	[ "$state" = D ] || return 1
-	while read -r key val; do
-		case $key in *ctxt_switches:) n=$((n + val)) ;; esac
-	done <"/proc/$1/status"
-	echo "$n"
+	task_ctxt_switches "$1"
 }
 
 # t_client_kernel_bug: a cifsd (cifs.ko's thread of one connection to a

@@ -50,15 +50,12 @@ show_blocked_tasks() {
 stuck_after=${SMBDIRECT_TEST_STUCK:-240}
 
 # d_state_tasks: "PID:WCHAN:SWITCHES" of every task in D state, one per
-# line. SWITCHES, its context switches so far, tells a task blocked for
-# good (the same count later) from one that sleeps in a loop (msleep in
-# cifs.ko's reconnect shows D too).
+# line; SWITCHES from task_ctxt_switches (known_kernel_bugs.sh).
 d_state_tasks() {
 	local pid stat wchan sw
 	while read -r pid stat wchan; do
 		[[ $stat == *D* ]] || continue
-		sw=$(awk '/ctxt_switches/ { n += $2 } END { print n }' \
-			"/proc/$pid/status" 2>/dev/null)
+		sw=$(task_ctxt_switches "$pid")
 		echo "$pid:$wchan:$sw"
 	done < <(ps -eo pid=,stat=,wchan:40=)
 }
