@@ -379,6 +379,55 @@ static struct smbd_input *smbd_input_create(struct smbdirectd_conn *conn)
 	return in;
 }
 
+/*
+ * What both readers (the buffer's and tstream's) do with a PDU from
+ * smbd, decided by its stream header and, while zero-copy READs are
+ * published, by smbd_probe() on its first SMBD_READ_PROBE_LEN bytes.
+ */
+enum smbd_pdu_way {
+	SMBD_PDU_WHOLE, /* not claimed: up as smbd sent it */
+	SMBD_PDU_PROBE_ONLY, /* claimed; smbd sent no payload after it */
+	SMBD_PDU_PROBE_DROP, /* claimed; the payload smbd relays is unused */
+	SMBD_PDU_MISMATCH, /* at odds with the zero-copy entry (logged) */
+};
+
+/* The length a stream header announces, 0 for a bad header. */
+static size_t smbd_pdu_len(const uint8_t *hdr)
+{
+	/* smbd sends session messages only (type 0), never empty */
+	if (hdr[0] != 0) {
+		return 0;
+	}
+	return PULL_BE_U32(hdr, 0) & NBT_MAX_LEN;
+}
+
+/* Whether smbd_probe() must see the PDU's first bytes before the rest. */
+static bool smbd_pdu_wants_probe(const struct smbdirectd_conn *conn,
+				 size_t len)
+{
+	return len > SMBD_READ_PROBE_LEN && conn->zc != NULL &&
+	       conn->zc->reads > 0;
+}
+
+static enum smbd_pdu_way smbd_pdu_probe(struct smbdirectd_conn *conn,
+					const uint8_t *probe,
+					size_t len,
+					struct offload_record **rec)
+{
+	*rec = NULL;
+	switch (conn->smbd_probe(conn, probe, len, rec)) {
+	case -1:
+		return SMBD_PDU_MISMATCH;
+	case 1:
+		return SMBD_PDU_PROBE_ONLY;
+	case 2:
+		return SMBD_PDU_PROBE_DROP;
+	default:
+		*rec = NULL;
+		return SMBD_PDU_WHOLE;
+	}
+}
+
 /* Start the PDU of len bytes that follows the stream header at ofs. */
 static int smbd_in_start(struct smbd_input *in,
 			 size_t len,
@@ -409,34 +458,33 @@ static int smbd_in_parse(struct smbd_input *in)
 	size_t avail = in->end - in->ofs;
 	struct offload_record *rec = NULL;
 	size_t len;
-	int ret;
 
 	if (avail < NBT_HDR_SIZE) {
 		return EAGAIN;
 	}
-	len = PULL_BE_U32(p, 0) & NBT_MAX_LEN;
-	if (p[0] != 0 || len == 0) {
+	len = smbd_pdu_len(p);
+	if (len == 0) {
 		return EPROTO;
 	}
-	if (len <= SMBD_READ_PROBE_LEN || conn->zc == NULL ||
-	    conn->zc->reads == 0) {
+	if (!smbd_pdu_wants_probe(conn, len)) {
 		return smbd_in_start(in, len, NULL);
 	}
 	if (avail < NBT_HDR_SIZE + SMBD_READ_PROBE_LEN) {
 		return EAGAIN;
 	}
-	ret = conn->smbd_probe(conn, p + NBT_HDR_SIZE, len, &rec);
-	if (ret == -1) {
+	switch (smbd_pdu_probe(conn, p + NBT_HDR_SIZE, len, &rec)) {
+	case SMBD_PDU_MISMATCH:
 		return EBADMSG;
-	}
-	if (ret != 1 && ret != 2) {
+	case SMBD_PDU_WHOLE:
 		return smbd_in_start(in, len, NULL);
+	case SMBD_PDU_PROBE_ONLY:
+		in->drop = 0;
+		break;
+	case SMBD_PDU_PROBE_DROP:
+		/* this way always has the descriptor to drop them unread */
+		in->drop = len - SMBD_READ_PROBE_LEN;
+		break;
 	}
-	/*
-	 * Claimed: the probe goes up alone. With 2, smbd relays the rest of
-	 * the PDU, which is dropped (this way always has the descriptor).
-	 */
-	in->drop = ret == 2 ? len - SMBD_READ_PROBE_LEN : 0;
 	return smbd_in_start(in, SMBD_READ_PROBE_LEN, rec);
 }
 
@@ -696,17 +744,15 @@ struct smbd_read_state {
 static bool smbd_read_step(struct smbd_read_state *st)
 {
 	struct offload_record *rec = NULL;
-	int ret;
 
 	switch (st->step) {
 	case SMBD_READ_NBT:
-		st->len = PULL_BE_U32(st->hdr, 0) & NBT_MAX_LEN;
-		if (st->hdr[0] != 0 || st->len == 0) {
+		st->len = smbd_pdu_len(st->hdr);
+		if (st->len == 0) {
 			errno = EPROTO;
 			return false;
 		}
-		if (st->len > SMBD_READ_PROBE_LEN && st->conn->zc != NULL &&
-		    st->conn->zc->reads > 0) {
+		if (smbd_pdu_wants_probe(st->conn, st->len)) {
 			st->pdu = talloc_array(st, uint8_t,
 					       SMBD_READ_PROBE_LEN);
 			st->iov.iov_len = SMBD_READ_PROBE_LEN;
@@ -723,20 +769,21 @@ static bool smbd_read_step(struct smbd_read_state *st)
 		st->iov.iov_base = st->pdu;
 		return true;
 	case SMBD_READ_PROBE:
-		ret = st->conn->smbd_probe(st->conn, st->pdu, st->len, &rec);
-		if (ret == -1) {
+		switch (smbd_pdu_probe(st->conn, st->pdu, st->len, &rec)) {
+		case SMBD_PDU_MISMATCH:
 			errno = EPROTO;
 			return false;
-		}
-		if (ret == 1) {
+		case SMBD_PDU_PROBE_ONLY:
 			st->zc_rec = rec;
 			st->len = SMBD_READ_PROBE_LEN;
 			st->step = SMBD_READ_DONE;
 			return true;
-		}
-		if (ret == 2) {
+		case SMBD_PDU_PROBE_DROP:
 			/* no descriptor to drop them: read them, unused */
 			st->zc_rec = rec;
+			break;
+		case SMBD_PDU_WHOLE:
+			break;
 		}
 		st->pdu = talloc_realloc(st, st->pdu, uint8_t, st->len);
 		if (st->pdu == NULL) {
