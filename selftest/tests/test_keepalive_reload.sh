@@ -3,6 +3,8 @@
 # Two life-cycle duties of smbdirectd with a real client:
 # - keepalive ([MS-SMBD] 3.1.6.2): with a 2 s idle timer, an idle mount
 #   gets RESPONSE_REQUESTED messages, answers them and stays connected;
+#   a peer that goes quiet after the negotiate is dropped, whether it
+#   granted the credit to ask it for a keepalive or not;
 # - SIGHUP reloads smb.conf: a hosts deny added afterwards refuses the
 #   next connection while the daemon (and the open mount) go on.
 #
@@ -47,6 +49,48 @@ else
 	pass "the client answered every keepalive in time"
 fi
 check_output "the idle mount still works" "^before$" cat "$m1/k"
+
+# Peers that negotiate and then go quiet (smbdirect_badclient): "mute"
+# grants smbdirectd credits, so it is asked for a keepalive, and dropped
+# when it does not answer; "mute-no-credit" grants none and cannot be
+# asked, so it is dropped after the same time. The mount goes on.
+tool=$repo/out/smbdirect_badclient
+log_after() { tail -c +$(($1 + 1)) "$SMBDIRECTD_ENV_LOG"; }
+quiet_peer() {
+	local name=$1 ere=$2 start out rc=0 _
+	start=$(stat -c %s "$SMBDIRECTD_ENV_LOG")
+	out=$(timeout 60 "$tool" --server "$SMBDIRECT_VM_IP" \
+		--scenario "$name" --timeout 20 2>&1) || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$name: ${out#"$name: "}"
+	else
+		fail "$name: smbdirect_badclient exit $rc: $out"
+	fi
+	for _ in $(seq 25); do
+		log_after "$start" | grep -qE -- "$ere" && break
+		sleep 0.2
+	done
+	if log_after "$start" | grep -qE -- "$ere"; then
+		pass "$name: smbdirectd logged /$ere/"
+	else
+		fail "$name: no /$ere/ in smbdirectd's log: $(t_tail "$(log_after "$start" | grep -E 'disconnecting|closed')")"
+	fi
+}
+quiet_peer mute "disconnecting: keepalive not answered within 5 s"
+quiet_peer mute-no-credit \
+	"disconnecting: quiet for [0-9]+ s, and no send credit to ask it for a keepalive"
+# The control: before 2 s of idleness and 5 s of timeout the tool must
+# find the quiet peer still connected (exit 1), or its verdict says nothing.
+rc=0
+out=$("$tool" --server "$SMBDIRECT_VM_IP" --scenario mute --timeout 3 2>&1) ||
+	rc=$?
+if [ "$rc" -eq 1 ]; then
+	pass "control: mute --timeout 3 reports the open connection: $out"
+else
+	fail "control: mute --timeout 3 exited $rc, not 1: $out"
+fi
+check_output "the idle mount still works after the quiet peers" "^before$" \
+	cat "$m1/k"
 
 # Reload: deny the client's address, then a new connection is refused.
 sed -i "s/^\[global\]/[global]\n\thosts deny = $SMBDIRECT_VM_IP/" "$SMBD_ENV_CONF"

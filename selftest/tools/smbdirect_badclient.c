@@ -131,6 +131,9 @@ struct client {
 	uint32_t recv_posted;
 	uint32_t next_send;	/* next unused send slot */
 	bool local_error;	/* one of our sends failed (not a flush) */
+	/* mute: the verdict needs a RESPONSE_REQUESTED message first */
+	bool want_keepalive;
+	bool got_keepalive;
 
 	/* Set by a successful negotiate ([MS-SMBD] 3.1.5.7). */
 	struct smbdirect_negotiate_resp resp;
@@ -862,6 +865,26 @@ static void negotiate(struct client *c)
 /* ------------------------------------------------------------------ */
 /* the verdict: did the server drop us?                                */
 
+/* The server disconnected: was everything it had to send first there? */
+static void disconnected(struct client *c, bool want_not_supported,
+			 bool got_not_supported, const char *how)
+	__attribute__((noreturn));
+static void disconnected(struct client *c, bool want_not_supported,
+			 bool got_not_supported, const char *how)
+{
+	if (want_not_supported && !got_not_supported) {
+		finish(c, EXIT_FAIL, "disconnected after %.2f s without the "
+		       "negotiate response with STATUS_NOT_SUPPORTED",
+		       elapsed_s(c));
+	}
+	if (c->want_keepalive && !c->got_keepalive) {
+		finish(c, EXIT_FAIL, "disconnected after %.2f s without "
+		       "asking for a keepalive first (no message with "
+		       "SMB_DIRECT_RESPONSE_REQUESTED)", elapsed_s(c));
+	}
+	finish(c, EXIT_PASS, "the server %s after %.2f s", how, elapsed_s(c));
+}
+
 /*
  * After the misbehaviour: the server must disconnect, without answering
  * (3.1.5.6 and 3.1.5.8 say "terminate the connection and stop
@@ -902,26 +925,15 @@ static void expect_disconnect(struct client *c, bool negotiated,
 			if (c->local_error) {
 				continue;
 			}
-			if (want_not_supported && !got_not_supported) {
-				finish(c, EXIT_FAIL, "disconnected after "
-				       "%.2f s without the negotiate response "
-				       "with STATUS_NOT_SUPPORTED",
-				       elapsed_s(c));
-			}
-			finish(c, EXIT_PASS, "the server closed the "
-			       "connection (our %s was flushed) after "
-			       "%.2f s", WR_KIND(ev.wc.wr_id) == WR_SEND
-						 ? "send" : "receive",
-			       elapsed_s(c));
+			disconnected(c, want_not_supported, got_not_supported,
+				     WR_KIND(ev.wc.wr_id) == WR_SEND
+					     ? "closed the connection (our "
+					       "send was flushed)"
+					     : "closed the connection (our "
+					       "receive was flushed)");
 		case EV_DISCONNECTED:
-			if (want_not_supported && !got_not_supported) {
-				finish(c, EXIT_FAIL, "disconnected after "
-				       "%.2f s without the negotiate response "
-				       "with STATUS_NOT_SUPPORTED",
-				       elapsed_s(c));
-			}
-			finish(c, EXIT_PASS, "the server disconnected after "
-			       "%.2f s", elapsed_s(c));
+			disconnected(c, want_not_supported, got_not_supported,
+				     "disconnected");
 		case EV_TIMEOUT:
 			finish(c, EXIT_FAIL, "the server kept the connection "
 			       "for %d s%s", c->timeout_sec,
@@ -982,6 +994,17 @@ static void expect_disconnect(struct client *c, bool negotiated,
 				       "instead of disconnecting",
 				       hdr.data_length, elapsed_s(c));
 			}
+			if (c->want_keepalive &&
+			    (hdr.flags &
+			     SMBDIRECT_FLAG_RESPONSE_REQUESTED) != 0) {
+				if (!c->got_keepalive) {
+					add_note(c, "asked for a keepalive "
+						 "after %.2f s",
+						 elapsed_s(c));
+				}
+				c->got_keepalive = true;
+				continue;
+			}
 			add_note(c, "a credit-only message (%u credits) "
 				 "arrived first", hdr.credits_granted);
 		}
@@ -995,6 +1018,45 @@ static void sc_silent(struct client *c)
 {
 	/* Nothing at all: the server's negotiate timer must fire. */
 	expect_disconnect(c, false, false);
+}
+
+/*
+ * A valid negotiate, then nothing: no message, so the server never gets
+ * a send credit to ask for a keepalive. It must still drop us once its
+ * idle timer and keepalive timeout have run out.
+ */
+static void sc_mute_no_credit(struct client *c)
+{
+	c->t0_ms = now_ms();
+	expect_disconnect(c, true, false);
+}
+
+/*
+ * A valid negotiate and one message granting the server credits, then
+ * silence: the server must ask for a keepalive ([MS-SMBD] 3.1.6.2),
+ * and drop us when no answer comes (3.1.6.3).
+ */
+static void sc_mute(struct client *c)
+{
+	struct smbdirect_data_hdr hdr = {
+		.credits_requested = OUR_CREDITS_REQUESTED,
+	};
+	uint32_t len;
+
+	hdr.credits_granted = next_grant(c);
+	if (hdr.credits_granted == 0) {
+		finish(c, EXIT_SETUP, "no receive to grant the server");
+	}
+	len = smbdirect_data_hdr_push(&hdr, send_buf(c, 0));
+	if (len == 0) {
+		finish(c, EXIT_SETUP, "cannot encode a message");
+	}
+	spend_credit(c, hdr.credits_granted);
+	add_note(c, "granted %u credits", hdr.credits_granted);
+	c->want_keepalive = true;
+	c->t0_ms = now_ms();
+	send_one(c, len);
+	expect_disconnect(c, true, false);
 }
 
 static void sc_short_negotiate(struct client *c)
@@ -1825,6 +1887,8 @@ struct scenario {
 
 static const struct scenario scenarios[] = {
 	{ "silent", false, sc_silent },
+	{ "mute-no-credit", true, sc_mute_no_credit },
+	{ "mute", true, sc_mute },
 	{ "short-negotiate", false, sc_short_negotiate },
 	{ "bad-version", false, sc_bad_version },
 	{ "zero-credits-negotiate", false, sc_zero_credits_negotiate },

@@ -140,28 +140,58 @@ static void conn_idle_timer(struct tevent_context *ev,
 			    struct timeval now,
 			    void *private_data);
 
-static void conn_arm_idle_timer(struct smbdirectd_conn *conn)
+static void conn_arm_idle_timer(struct smbdirectd_conn *conn, uint32_t msec)
+{
+	TALLOC_FREE(conn->idle_timer);
+	conn->idle_timer = tevent_add_timer(conn->ctx->ev,
+					    conn,
+					    timeval_current_ofs_msec(msec),
+					    conn_idle_timer,
+					    conn);
+	if (conn->idle_timer == NULL) {
+		DBG_ERR("connection %" PRIu64 ": out of memory for the idle "
+			"timer: no more keepalives on it\n",
+			conn->id);
+	}
+}
+
+static void conn_note_recv(struct smbdirectd_conn *conn)
+{
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &conn->last_recv);
+}
+
+/* How long the peer has been quiet, in ms. */
+static uint64_t conn_quiet_msec(const struct smbdirectd_conn *conn)
+{
+	struct timespec now;
+	int64_t ns;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	ns = nsec_time_diff(&now, &conn->last_recv);
+	return ns > 0 ? (uint64_t)ns / 1000000 : 0;
+}
+
+/* From the negotiate on, while keepalives are on. */
+static void conn_start_idle_timer(struct smbdirectd_conn *conn)
 {
 	uint32_t interval = conn->proto->params.keepalive_interval_sec;
 
-	TALLOC_FREE(conn->idle_timer);
-	if (interval == 0) {
-		return;
+	conn_note_recv(conn);
+	if (interval != 0) {
+		conn_arm_idle_timer(conn, interval * 1000);
 	}
-	if (smbdirect_proto_keepalive_outstanding(conn->proto)) {
-		interval = conn->proto->params.keepalive_timeout_sec;
-	}
-	conn->idle_timer = tevent_add_timer(conn->ctx->ev,
-					    conn,
-					    timeval_current_ofs(interval, 0),
-					    conn_idle_timer,
-					    conn);
 }
 
 /*
  * [MS-SMBD] 3.1.6.2 / 3.1.6.3: when the peer was idle for the keepalive
  * interval, ask it for a response; if nothing arrives within the
- * timeout, the connection is dead.
+ * timeout, the connection is dead. A peer that granted us no send
+ * credit cannot be asked: if it stays quiet for the timeout too, it is
+ * dropped as well (it could receive nothing from smbd either).
+ *
+ * After a keepalive the timer runs for the timeout: with a timeout
+ * longer than the interval, a peer that answered and went quiet again
+ * is asked next after the timeout, not after the interval.
  */
 static void conn_idle_timer(struct tevent_context *ev,
 			    struct tevent_timer *te,
@@ -170,16 +200,35 @@ static void conn_idle_timer(struct tevent_context *ev,
 {
 	struct smbdirectd_conn *conn = talloc_get_type_abort(
 		private_data, struct smbdirectd_conn);
+	uint32_t interval_ms = conn->proto->params.keepalive_interval_sec *
+			       1000;
+	uint32_t timeout = conn->proto->params.keepalive_timeout_sec;
+	uint64_t quiet_ms = conn_quiet_msec(conn);
 
 	conn->idle_timer = NULL;
 	if (smbdirect_proto_keepalive_outstanding(conn->proto)) {
-		conn_close(conn, "keepalive not answered within %u s",
-			   conn->proto->params.keepalive_timeout_sec);
+		conn_close(conn, "keepalive not answered within %u s", timeout);
+		return;
+	}
+	if (quiet_ms < interval_ms) {
+		/* the peer spoke since the timer was set */
+		conn->keepalive_unsent = false;
+		conn_arm_idle_timer(conn, interval_ms - quiet_ms);
+		return;
+	}
+	if (conn->keepalive_unsent) {
+		conn_close(conn, "quiet for %" PRIu64 " s, and no send "
+			   "credit to ask it for a keepalive",
+			   quiet_ms / 1000);
 		return;
 	}
 	smbdirect_proto_keepalive_request(conn->proto);
 	conn_pump(conn);
-	conn_arm_idle_timer(conn);
+	if (!smbdirect_proto_keepalive_outstanding(conn->proto)) {
+		/* no send credit: it rides on the next message we can send */
+		conn->keepalive_unsent = true;
+	}
+	conn_arm_idle_timer(conn, timeout * 1000);
 }
 
 static void conn_handle_negotiate(struct smbdirectd_conn *conn,
@@ -231,7 +280,7 @@ static void conn_handle_negotiate(struct smbdirectd_conn *conn,
 		   conn->proto->max_read_write_size,
 		   conn->proto->credits.recv_granted);
 	conn_set_state(conn, CONN_RUNNING);
-	conn_arm_idle_timer(conn);
+	conn_start_idle_timer(conn);
 	conn_connect_smbd(conn);
 	conn_pump(conn);
 }
@@ -291,7 +340,7 @@ static void conn_handle_recv(struct smbdirectd_conn *conn,
 		conn_close(conn, "%s", err.reason);
 		return;
 	}
-	conn_arm_idle_timer(conn);
+	conn_note_recv(conn);
 	if (pdu != NULL) {
 		/* to smbd, through the offload's ordered queue */
 		offload_request(conn, pdu, pdu_len);

@@ -159,7 +159,16 @@ struct smbdirectd_conn {
 	struct smbdirectd_zc *zc;
 
 	struct tevent_timer *negotiate_timer;
+	/*
+	 * [MS-SMBD] idle connection timer. A receive only notes its time
+	 * (CLOCK_MONOTONIC_COARSE, read without a system call); the timer,
+	 * set once and then by itself, works out how long the peer has
+	 * been quiet when it fires, instead of being set again per message.
+	 */
 	struct tevent_timer *idle_timer;
+	struct timespec last_recv;
+	/* asked for a keepalive without a send credit to carry it */
+	bool keepalive_unsent;
 
 	/*
 	 * How the relay and the transport report up, set by
