@@ -64,7 +64,7 @@ d_state_tasks() {
 # exit status; timed_out=1 when it ran past the budget, or was stuck in
 # the kernel, and was stopped.
 run_with_deadline() {
-	local t=$1 log=$2 pid rc why= start=$SECONDS now
+	local t=$1 log=$2 pid rc why='' start=$SECONDS now
 	local size last_size=-1 last_growth=$SECONDS task next_sample=0 p w
 	local -A d_since=() still=()
 	local -a seen
