@@ -4,7 +4,8 @@
 # - keepalive ([MS-SMBD] 3.1.6.2): with a 2 s idle timer, an idle mount
 #   gets RESPONSE_REQUESTED messages, answers them and stays connected;
 #   a peer that goes quiet after the negotiate is dropped, whether it
-#   granted the credit to ask it for a keepalive or not;
+#   granted the credit to ask it for a keepalive or not, and one whose
+#   credit comes late gets the whole timeout to answer;
 # - SIGHUP reloads smb.conf: a hosts deny added afterwards refuses the
 #   next connection while the daemon (and the open mount) go on.
 #
@@ -79,6 +80,16 @@ quiet_peer() {
 quiet_peer mute "disconnecting: keepalive not answered within 5 s"
 quiet_peer mute-no-credit \
 	"disconnecting: quiet for [0-9]+ s, and no send credit to ask it for a keepalive"
+# A peer whose first credit comes after smbdirectd wanted to ask it for
+# a keepalive: the timeout runs from when the request could go out.
+rc=0
+out=$(timeout 60 "$tool" --server "$SMBDIRECT_VM_IP" \
+	--scenario late-credit --timeout 20 2>&1) || rc=$?
+if [ "$rc" -eq 0 ]; then
+	pass "late-credit: ${out#"late-credit: "}"
+else
+	fail "late-credit: smbdirect_badclient exit $rc: $out"
+fi
 # The control: before 2 s of idleness and 5 s of timeout the tool must
 # find the quiet peer still connected (exit 1), or its verdict says nothing.
 rc=0

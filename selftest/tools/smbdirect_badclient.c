@@ -1021,6 +1021,79 @@ static void sc_silent(struct client *c)
 }
 
 /*
+ * Until at ms after t0, the connection must stay: credit-only messages
+ * are taken (a RESPONSE_REQUESTED one is noted in *keepalive_ms, ms
+ * after t0), anything else fails the scenario.
+ */
+static void stay_connected_until(struct client *c, int64_t at,
+				 int64_t *keepalive_ms)
+{
+	struct event ev;
+
+	c->deadline_ms = c->t0_ms + at;
+	for (;;) {
+		struct smbdirect_data_hdr hdr;
+		const char *why = NULL;
+		uint8_t *pdu = NULL;
+		size_t pdu_len = 0;
+
+		next_event(c, &ev);
+		switch (ev.type) {
+		case EV_TIMEOUT:
+			return;
+		case EV_SEND:
+			continue;
+		case EV_RECV:
+			break;
+		case EV_CM_OTHER:
+		case EV_DISCONNECTED:
+		case EV_FLUSH:
+		case EV_WC_ERROR:
+			finish(c, EXIT_FAIL, "the server dropped us after "
+			       "%.2f s (%s)", elapsed_s(c),
+			       ev.type == EV_CM_OTHER ||
+					       ev.type == EV_DISCONNECTED
+				       ? rdma_event_str(ev.cm)
+				       : ibv_wc_status_str(ev.wc.status));
+		}
+		why = take_data_msg(c, &ev.wc, &hdr, &pdu, &pdu_len);
+		if (why != NULL) {
+			finish(c, EXIT_FAIL, "the server sent an invalid "
+			       "message: %s", why);
+		}
+		if (hdr.data_length > 0) {
+			finish(c, EXIT_FAIL, "the server sent %u bytes of "
+			       "data unasked", hdr.data_length);
+		}
+		if ((hdr.flags & SMBDIRECT_FLAG_RESPONSE_REQUESTED) != 0 &&
+		    *keepalive_ms < 0) {
+			*keepalive_ms = now_ms() - c->t0_ms;
+		}
+	}
+}
+
+/*
+ * A credit-only message granting what our posted receives allow;
+ * returns the credits it granted.
+ */
+static uint16_t send_credit_msg(struct client *c)
+{
+	struct smbdirect_data_hdr hdr = {
+		.credits_requested = OUR_CREDITS_REQUESTED,
+	};
+	uint32_t len;
+
+	hdr.credits_granted = next_grant(c);
+	len = smbdirect_data_hdr_push(&hdr, send_buf(c, 0));
+	if (len == 0) {
+		finish(c, EXIT_SETUP, "cannot encode a message");
+	}
+	spend_credit(c, hdr.credits_granted);
+	send_one(c, len);
+	return hdr.credits_granted;
+}
+
+/*
  * A valid negotiate, then nothing: no message, so the server never gets
  * a send credit to ask for a keepalive. It must still drop us once its
  * idle timer and keepalive timeout have run out.
@@ -1038,25 +1111,46 @@ static void sc_mute_no_credit(struct client *c)
  */
 static void sc_mute(struct client *c)
 {
-	struct smbdirect_data_hdr hdr = {
-		.credits_requested = OUR_CREDITS_REQUESTED,
-	};
-	uint32_t len;
+	uint16_t granted;
 
-	hdr.credits_granted = next_grant(c);
-	if (hdr.credits_granted == 0) {
-		finish(c, EXIT_SETUP, "no receive to grant the server");
-	}
-	len = smbdirect_data_hdr_push(&hdr, send_buf(c, 0));
-	if (len == 0) {
-		finish(c, EXIT_SETUP, "cannot encode a message");
-	}
-	spend_credit(c, hdr.credits_granted);
-	add_note(c, "granted %u credits", hdr.credits_granted);
 	c->want_keepalive = true;
 	c->t0_ms = now_ms();
-	send_one(c, len);
+	granted = send_credit_msg(c);
+	if (granted == 0) {
+		finish(c, EXIT_SETUP, "no receive to grant the server");
+	}
+	add_note(c, "granted %u credits", granted);
 	expect_disconnect(c, true, false);
+}
+
+/*
+ * For a server with a 2 s keepalive interval and a 5 s timeout
+ * (test_keepalive_reload's). No credit at first: at 2 s the server
+ * wants to ask for a keepalive and cannot. The credit comes at 4 s;
+ * the keepalive request must follow, and is answered at 7.5 s, 3.5 s
+ * after it could go out but later than 5 s after the server first
+ * wanted it: the server must still be there at 10 s. (A server that
+ * counted the timeout from when it wanted to ask dropped us at 7 s.)
+ */
+static void sc_late_credit(struct client *c)
+{
+	int64_t keepalive_ms = -1;
+
+	c->t0_ms = now_ms();
+	/* (take_data_msg() fails any message before we grant a credit) */
+	stay_connected_until(c, 4000, &keepalive_ms);
+	send_credit_msg(c);
+	stay_connected_until(c, 7500, &keepalive_ms);
+	if (keepalive_ms < 0) {
+		finish(c, EXIT_FAIL, "no keepalive request within 3.5 s of "
+		       "our credit");
+	}
+	add_note(c, "keepalive request at %.2f s", keepalive_ms / 1000.0);
+	send_credit_msg(c);
+	stay_connected_until(c, 10000, &keepalive_ms);
+	finish(c, EXIT_PASS, "the server kept the connection for %.2f s: "
+	       "the late keepalive request was answered at 7.50 s",
+	       elapsed_s(c));
 }
 
 static void sc_short_negotiate(struct client *c)
@@ -1889,6 +1983,7 @@ static const struct scenario scenarios[] = {
 	{ "silent", false, sc_silent },
 	{ "mute-no-credit", true, sc_mute_no_credit },
 	{ "mute", true, sc_mute },
+	{ "late-credit", true, sc_late_credit },
 	{ "short-negotiate", false, sc_short_negotiate },
 	{ "bad-version", false, sc_bad_version },
 	{ "zero-credits-negotiate", false, sc_zero_credits_negotiate },

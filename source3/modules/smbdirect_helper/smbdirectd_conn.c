@@ -206,6 +206,13 @@ static void conn_idle_timer(struct tevent_context *ev,
 	uint64_t quiet_ms = conn_quiet_msec(conn);
 
 	conn->idle_timer = NULL;
+	if (smbdirect_proto_keepalive_outstanding(conn->proto) &&
+	    conn->keepalive_unsent) {
+		/* it went out late, with the credit the peer granted since */
+		conn->keepalive_unsent = false;
+		conn_arm_idle_timer(conn, timeout * 1000);
+		return;
+	}
 	if (smbdirect_proto_keepalive_outstanding(conn->proto)) {
 		conn_close(conn, "keepalive not answered within %u s", timeout);
 		return;
