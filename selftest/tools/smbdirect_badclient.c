@@ -865,6 +865,29 @@ static void negotiate(struct client *c)
 /* ------------------------------------------------------------------ */
 /* the verdict: did the server drop us?                                */
 
+/*
+ * A message from the server that must carry no data (credits, flags):
+ * anything else fails the scenario, with what the data came instead of.
+ */
+static void take_credit_only(struct client *c, const struct ibv_wc *wc,
+			     struct smbdirect_data_hdr *hdr,
+			     const char *instead)
+{
+	const char *why = NULL;
+	uint8_t *pdu = NULL;
+	size_t pdu_len = 0;
+
+	why = take_data_msg(c, wc, hdr, &pdu, &pdu_len);
+	if (why != NULL) {
+		finish(c, EXIT_FAIL, "the server sent an invalid message: %s",
+		       why);
+	}
+	if (hdr->data_length > 0) {
+		finish(c, EXIT_FAIL, "the server sent %u bytes of data after "
+		       "%.2f s %s", hdr->data_length, elapsed_s(c), instead);
+	}
+}
+
 /* The server disconnected: was everything it had to send first there? */
 static void disconnected(struct client *c, bool want_not_supported,
 			 bool got_not_supported, const char *how)
@@ -974,26 +997,14 @@ static void expect_disconnect(struct client *c, bool negotiated,
 				       : "disconnecting");
 		} else {
 			struct smbdirect_data_hdr hdr;
-			const char *why = NULL;
-			uint8_t *pdu = NULL;
-			size_t pdu_len = 0;
 
-			why = take_data_msg(c, &ev.wc, &hdr, &pdu, &pdu_len);
-			if (why != NULL) {
-				finish(c, EXIT_FAIL, "the server sent an "
-				       "invalid message: %s", why);
-			}
 			/*
 			 * A credit-only message may have been on its way
 			 * already; data means our bad message was taken
 			 * as good and answered.
 			 */
-			if (hdr.data_length > 0) {
-				finish(c, EXIT_FAIL, "the server answered "
-				       "with %u bytes of data after %.2f s "
-				       "instead of disconnecting",
-				       hdr.data_length, elapsed_s(c));
-			}
+			take_credit_only(c, &ev.wc, &hdr,
+					 "instead of disconnecting");
 			if (c->want_keepalive &&
 			    (hdr.flags &
 			     SMBDIRECT_FLAG_RESPONSE_REQUESTED) != 0) {
@@ -1033,9 +1044,6 @@ static void stay_connected_until(struct client *c, int64_t at,
 	c->deadline_ms = c->t0_ms + at;
 	for (;;) {
 		struct smbdirect_data_hdr hdr;
-		const char *why = NULL;
-		uint8_t *pdu = NULL;
-		size_t pdu_len = 0;
 
 		next_event(c, &ev);
 		switch (ev.type) {
@@ -1056,15 +1064,7 @@ static void stay_connected_until(struct client *c, int64_t at,
 				       ? rdma_event_str(ev.cm)
 				       : ibv_wc_status_str(ev.wc.status));
 		}
-		why = take_data_msg(c, &ev.wc, &hdr, &pdu, &pdu_len);
-		if (why != NULL) {
-			finish(c, EXIT_FAIL, "the server sent an invalid "
-			       "message: %s", why);
-		}
-		if (hdr.data_length > 0) {
-			finish(c, EXIT_FAIL, "the server sent %u bytes of "
-			       "data unasked", hdr.data_length);
-		}
+		take_credit_only(c, &ev.wc, &hdr, "unasked");
 		if ((hdr.flags & SMBDIRECT_FLAG_RESPONSE_REQUESTED) != 0 &&
 		    *keepalive_ms < 0) {
 			*keepalive_ms = now_ms() - c->t0_ms;
