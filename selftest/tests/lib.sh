@@ -132,21 +132,6 @@ t_client_kernel_bug() {
 	echo "$what"
 }
 
-# At the end of every test, servers gone: a cifsd this test's mounts
-# left blocked for good in a known bug of the client's kernel (a killed
-# server, a forced unmount) stays so in this VM; reported now, the tests
-# after this one run in a fresh VM instead of one of them being stopped
-# later for a task that is not its own. Costs nothing when no cifsd is
-# in D state.
-t_left_blocked_client() {
-	local what
-	[ -e "${SMBDIRECT_RESULTS:-}/$(basename "$0" .sh).client-kernel" ] &&
-		return 0 # the test found it itself
-	what=$(t_client_kernel_bug) || return 0
-	echo "NOTE: after the test a client task stays blocked: $what" \
-		"(the next tests run in a fresh VM)"
-}
-
 # --- The prologue and teardown of every integration test -----------------
 #
 #   . "$(dirname "$0")/lib.sh"        (isolated/: "$(dirname "$0")/../lib.sh")
@@ -231,7 +216,6 @@ test_teardown() {
 	if declare -F test_cleanup_stopped >/dev/null; then
 		test_cleanup_stopped
 	fi
-	t_left_blocked_client
 	smbd_env_save_logs
 	t_save_kept
 	cifs_io_restore
