@@ -6,6 +6,10 @@
 #   smbdirectd_env_stop          SIGTERM, wait, return its exit status
 #   smbdirectd_env_alive         is it still running?
 #   smbdirectd_env_log           its log so far
+#   smbdirectd_env_log_since N   what it logged after byte N of its log
+#                                (N from stat -c %s "$SMBDIRECTD_ENV_LOG")
+#   smbdirectd_env_wait_log N ERE  until a line logged after byte N
+#                                matches ERE (10 s; status 1 if none)
 #   cifs_inline_io               make cifs.ko send all I/O inline
 #   cifs_default_io              back to cifs.ko's default threshold
 #   cifs_io_restore              the same, only if cifs.ko is loaded
@@ -45,6 +49,19 @@ smbdirectd_env_alive() {
 
 smbdirectd_env_log() {
 	cat "$SMBDIRECTD_ENV_LOG" 2>/dev/null
+}
+
+smbdirectd_env_log_since() {
+	tail -c +$(($1 + 1)) "$SMBDIRECTD_ENV_LOG"
+}
+
+smbdirectd_env_wait_log() {
+	local _
+	for _ in $(seq 50); do
+		smbdirectd_env_log_since "$1" | grep -qE -- "$2" && return 0
+		sleep 0.2
+	done
+	return 1
 }
 
 smbdirectd_env_stop() {

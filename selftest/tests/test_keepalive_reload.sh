@@ -56,25 +56,26 @@ check_output "the idle mount still works" "^before$" cat "$m1/k"
 # when it does not answer; "mute-no-credit" grants none and cannot be
 # asked, so it is dropped after the same time. The mount goes on.
 tool=$repo/out/smbdirect_badclient
-log_after() { tail -c +$(($1 + 1)) "$SMBDIRECTD_ENV_LOG"; }
-quiet_peer() {
-	local name=$1 ere=$2 start out rc=0 _
-	start=$(stat -c %s "$SMBDIRECTD_ENV_LOG")
+# badclient SCENARIO TIMEOUT: the tool's line in out, its exit in rc.
+badclient() {
+	rc=0
 	out=$(timeout 60 "$tool" --server "$SMBDIRECT_VM_IP" \
-		--scenario "$name" --timeout 20 2>&1) || rc=$?
+		--scenario "$1" --timeout "$2" 2>&1) || rc=$?
+}
+# quiet_peer SCENARIO ERE: the tool sees the drop, the log says why.
+quiet_peer() {
+	local name=$1 ere=$2 start
+	start=$(stat -c %s "$SMBDIRECTD_ENV_LOG")
+	badclient "$name" 20
 	if [ "$rc" -eq 0 ]; then
 		pass "$name: ${out#"$name: "}"
 	else
 		fail "$name: smbdirect_badclient exit $rc: $out"
 	fi
-	for _ in $(seq 25); do
-		log_after "$start" | grep -qE -- "$ere" && break
-		sleep 0.2
-	done
-	if log_after "$start" | grep -qE -- "$ere"; then
+	if smbdirectd_env_wait_log "$start" "$ere"; then
 		pass "$name: smbdirectd logged /$ere/"
 	else
-		fail "$name: no /$ere/ in smbdirectd's log: $(t_tail "$(log_after "$start" | grep -E 'disconnecting|closed')")"
+		fail "$name: no /$ere/ in smbdirectd's log: $(t_tail "$(smbdirectd_env_log_since "$start" | grep -E 'disconnecting|closed')")"
 	fi
 }
 quiet_peer mute "disconnecting: keepalive not answered within 5 s"
@@ -82,9 +83,7 @@ quiet_peer mute-no-credit \
 	"disconnecting: quiet for [0-9]+ s, and no send credit to ask it for a keepalive"
 # A peer whose first credit comes after smbdirectd wanted to ask it for
 # a keepalive: the timeout runs from when the request could go out.
-rc=0
-out=$(timeout 60 "$tool" --server "$SMBDIRECT_VM_IP" \
-	--scenario late-credit --timeout 20 2>&1) || rc=$?
+badclient late-credit 20
 if [ "$rc" -eq 0 ]; then
 	pass "late-credit: ${out#"late-credit: "}"
 else
@@ -92,9 +91,7 @@ else
 fi
 # The control: before 2 s of idleness and 5 s of timeout the tool must
 # find the quiet peer still connected (exit 1), or its verdict says nothing.
-rc=0
-out=$("$tool" --server "$SMBDIRECT_VM_IP" --scenario mute --timeout 3 2>&1) ||
-	rc=$?
+badclient mute 3
 if [ "$rc" -eq 1 ]; then
 	pass "control: mute --timeout 3 reports the open connection: $out"
 else

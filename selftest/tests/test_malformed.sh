@@ -32,19 +32,6 @@ mounted=
 mount_conn=
 want_sum=
 
-# What the daemon logged after byte offset $1 of its log.
-log_since() { tail -c +$(($1 + 1)) "$dlog"; }
-
-# wait_log START ERE: until a line logged after START matches (10 s).
-wait_log() {
-	local _
-	for _ in $(seq 50); do
-		log_since "$1" | grep -qE -- "$2" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 start_all() {
 	if [ ! -x "$tool" ] || [ ! -x "$repo/out/smbdirectd" ]; then
 		fail "out/smbdirectd or out/smbdirect_badclient is missing (run 'make' first)"
@@ -79,7 +66,7 @@ mount_rdma() {
 	start=$(stat -c %s "$dlog")
 	out=$(timeout 90 bash -c ". '$here/smbd_env.sh'; . '$here/smbdirectd_env.sh'; smbd_env_mount_rdma_inline '$mnt'" 2>&1) || rc=$?
 	if [ "$rc" -ne 0 ]; then
-		fail "mount -t cifs -o rdma: exit $rc${out:+: $out} | dmesg: $(t_tail "$(dmesg | grep -iE 'cifs|smbd|rdma')") | smbdirectd: $(t_tail "$(log_since "$start")")"
+		fail "mount -t cifs -o rdma: exit $rc${out:+: $out} | dmesg: $(t_tail "$(dmesg | grep -iE 'cifs|smbd|rdma')") | smbdirectd: $(t_tail "$(smbdirectd_env_log_since "$start")")"
 		return 1
 	fi
 	mounted=1
@@ -89,7 +76,7 @@ mount_rdma() {
 	else
 		fail "the mount is not SMB Direct: $(grep -A1 '^1)' /proc/fs/cifs/DebugData | paste -sd ' ')"
 	fi
-	mount_conn=$(log_since "$start" |
+	mount_conn=$(smbdirectd_env_log_since "$start" |
 		sed -nE 's/.*connection ([0-9]+) from .* accepted.*/\1/p' |
 		tail -1)
 
@@ -131,16 +118,16 @@ run_scenario() {
 	fi
 
 	if ! smbdirectd_env_alive; then
-		fail "$name: smbdirectd died: $(t_tail "$(log_since "$start")")"
+		fail "$name: smbdirectd died: $(t_tail "$(smbdirectd_env_log_since "$start")")"
 		return
 	fi
 	pass "$name: smbdirectd still running"
 
-	if wait_log "$start" "$ere" &&
-		wait_log "$start" "connection [0-9]+ from .* closed: "; then
+	if smbdirectd_env_wait_log "$start" "$ere" &&
+		smbdirectd_env_wait_log "$start" "connection [0-9]+ from .* closed: "; then
 		pass "$name: smbdirectd logged /$ere/ and closed the connection"
 	else
-		lines=$(log_since "$start" |
+		lines=$(smbdirectd_env_log_since "$start" |
 			grep -E 'disconnecting|refused|closed' | tail -3 |
 			paste -sd '|' | sed 's/|/ | /g')
 		fail "$name: no /$ere/ and 'closed' line in smbdirectd's log: ${lines:-nothing}"
@@ -153,9 +140,9 @@ run_scenario() {
 	echo 3 >/proc/sys/vm/drop_caches
 	if [ "$(timeout 60 sha256sum <"$mnt/file")" != "$want_sum" ]; then
 		fail "$name: the SMB Direct mount no longer reads its file"
-	elif [ -n "$mount_conn" ] && log_since "$start" |
+	elif [ -n "$mount_conn" ] && smbdirectd_env_log_since "$start" |
 		grep -qE "connection $mount_conn from .* (disconnecting|closed)"; then
-		fail "$name: the mount's connection $mount_conn was dropped: $(t_tail "$(log_since "$start" | grep -E "connection $mount_conn from")")"
+		fail "$name: the mount's connection $mount_conn was dropped: $(t_tail "$(smbdirectd_env_log_since "$start" | grep -E "connection $mount_conn from")")"
 	else
 		pass "$name: the SMB Direct mount (connection ${mount_conn:-?}) still reads its file intact"
 	fi
